@@ -1,0 +1,33 @@
+# seekcode: `make demo` runs the main job end to end, `make test` runs the suite.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test lint bench clean
+
+venv: $(STAMP)
+
+# torch is pinned and installed first: 2.13.0 is the CPU wheel on disk; any
+# other spec would pull gigabytes of CUDA packages.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: venv
+	$(BIN)/seekcode demo
+
+test: venv
+	$(BIN)/ruff check seekcode tests benchmarks
+	$(BIN)/mypy seekcode
+	$(BIN)/pytest -q
+
+lint: venv
+	$(BIN)/ruff check seekcode tests benchmarks
+	$(BIN)/mypy seekcode
+
+clean:
+	rm -rf $(VENV) build *.egg-info

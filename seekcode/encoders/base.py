@@ -1,0 +1,125 @@
+"""The one interface every model implements: queries and code in, unit vectors out."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seekcode.corpus.record import Record
+
+CONFIG_FILE = "encoder.json"
+
+# Encoder types by name -> "module:Class". Imported lazily so that `seekcode search`
+# with MiniLM never pays for importing the trainable models, and vice versa.
+ENCODER_TYPES: dict[str, str] = {
+    "minilm": "seekcode.encoders.minilm:MiniLMEncoder",
+}
+
+
+def register_encoder(name: str, target: str) -> None:
+    """Register an encoder type: `target` is "package.module:ClassName"."""
+    ENCODER_TYPES[name] = target
+
+
+class Encoder(ABC):
+    """Embeds natural-language queries and code records into one vector space.
+
+    Both methods return L2-normalised float32 arrays of shape (n, dim), so the
+    inner product is the cosine similarity.
+    """
+
+    #: the encoder type, a key of ENCODER_TYPES
+    kind: str = ""
+
+    @property
+    @abstractmethod
+    def dim(self) -> int:
+        """Dimension of the vectors."""
+
+    @property
+    @abstractmethod
+    def id(self) -> str:
+        """Identity stored in an index manifest: same id, same vectors for the same input."""
+
+    @abstractmethod
+    def encode_queries(self, texts: Sequence[str], progress: bool = True) -> np.ndarray:
+        """Embed natural-language queries."""
+
+    @abstractmethod
+    def encode_code(self, records: Sequence[Record], progress: bool = True) -> np.ndarray:
+        """Embed code records."""
+
+    def save(self, directory: str | Path) -> None:
+        """Write the model to a directory with an `encoder.json` naming its type."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be saved")
+
+    @classmethod
+    def load(cls, directory: Path) -> Encoder:
+        raise NotImplementedError(f"{cls.__name__} cannot be loaded from a directory")
+
+    def spec(self) -> dict[str, Any]:
+        """What an index stores to reopen this encoder: type, id, and where it lives."""
+        return {"type": self.kind, "id": self.id, "dim": self.dim}
+
+
+def _resolve(kind: str) -> type[Encoder]:
+    try:
+        target = ENCODER_TYPES[kind]
+    except KeyError:
+        known = ", ".join(sorted(ENCODER_TYPES))
+        raise ValueError(f"unknown encoder type {kind!r} (known: {known})") from None
+    module, _, cls_name = target.partition(":")
+    cls = getattr(importlib.import_module(module), cls_name)
+    return cls  # type: ignore[no-any-return]
+
+
+def load_encoder(spec: str | Path | None = None) -> Encoder:
+    """Open an encoder: `None`/"minilm" for the bundled default, or a trained model directory."""
+    if spec is None or str(spec) == "minilm":
+        return _resolve("minilm")()
+    path = Path(spec)
+    cfg_file = path / CONFIG_FILE
+    if path.is_dir() and cfg_file.exists():
+        cfg = json.loads(cfg_file.read_text())
+        return _resolve(cfg["type"]).load(path)
+    if str(spec) in ENCODER_TYPES:
+        return _resolve(str(spec))()
+    raise ValueError(
+        f"{spec}: not an encoder (expected 'minilm' or a model directory with {CONFIG_FILE}; "
+        "train one with `seekcode train encoder`)"
+    )
+
+
+def batched_by_length(
+    items: Sequence[Any],
+    lengths: Sequence[int],
+    batch_size: int,
+    embed: Callable[[list[Any]], np.ndarray],
+    dim: int,
+    progress: bool,
+    desc: str,
+) -> np.ndarray:
+    """Embed items in batches of similar length (less padding), in the caller's order."""
+    from tqdm import tqdm
+
+    out = np.zeros((len(items), dim), dtype=np.float32)
+    order = np.argsort(np.asarray(lengths), kind="stable")[::-1]
+    with tqdm(total=len(items), desc=desc, unit="item", disable=not progress or len(items) < 2,
+              leave=False) as bar:
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            out[idx] = embed([items[i] for i in idx])
+            bar.update(len(idx))
+    return normalize(out)
+
+
+def normalize(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)

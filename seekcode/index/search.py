@@ -1,0 +1,127 @@
+"""Searchers over an index's vectors: exact inner product (and CoSHC, in hashing/)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+
+@dataclass
+class Hit:
+    """One search result."""
+
+    rank: int
+    score: float
+    url: str
+    path: str
+    start_line: int
+    end_line: int
+    func_name: str
+    language: str
+    repo: str
+    code: str
+
+    @property
+    def location(self) -> str:
+        return f"{self.path}:{self.start_line}" if self.start_line else self.path
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Searcher(Protocol):
+    """Ranks the index's records for query vectors.
+
+    `search` returns (scores, ids), each (n_queries, k), ids -1 where fewer than k
+    records qualify. `rank` returns each query's rank of its best relevant record,
+    ties counted against the model, `inf` where the relevant record is not retrieved.
+    `time_query` times one query's similarity and sorting steps in milliseconds.
+    """
+
+    name: str
+
+    def search(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def rank(self, queries: np.ndarray, relevant: list[np.ndarray]) -> np.ndarray: ...
+
+    def time_query(self, query: np.ndarray, k: int) -> tuple[float, float]: ...
+
+
+def rank_with_ties(scores: np.ndarray, relevant: np.ndarray) -> float:
+    """1 + number of other records scoring >= the best relevant one (ties count against)."""
+    if relevant.size == 0:
+        return float("inf")
+    rel_scores = scores[relevant]
+    best = int(relevant[int(np.argmax(rel_scores))])
+    return float(np.count_nonzero(scores >= scores[best]))
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k of a 1-d score array, best first (argpartition, then sort the k)."""
+    k = min(k, scores.shape[0])
+    if k <= 0:
+        return np.zeros(0, np.float32), np.zeros(0, np.int64)
+    part = np.argpartition(-scores, k - 1)[:k]
+    order = part[np.argsort(-scores[part], kind="stable")]
+    return scores[order], order
+
+
+def pad(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    out_s = np.full(k, -np.inf, dtype=np.float32)
+    out_i = np.full(k, -1, dtype=np.int64)
+    out_s[: len(scores)] = scores
+    out_i[: len(ids)] = ids
+    return out_s, out_i
+
+
+class ExactSearcher:
+    """Brute-force inner product over every float vector (FAISS IndexFlatIP)."""
+
+    name = "exact"
+
+    def __init__(self, vectors: np.ndarray, block: int = 256):
+        import faiss
+
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self.index = faiss.IndexFlatIP(self.vectors.shape[1])
+        if len(self.vectors):
+            self.index.add(self.vectors)
+        self.block = block
+
+    def search(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if allowed is None:
+            kk = min(k, self.index.ntotal)
+            s, i = self.index.search(queries, kk) if kk else (
+                np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64))
+            rows = [pad(s[j], i[j], k) for j in range(len(queries))]
+        else:
+            sub = self.vectors[allowed]
+            rows = []
+            for q in queries:
+                s, local = top_k(sub @ q, k)
+                rows.append(pad(s, allowed[local], k))
+        return np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows])
+
+    def rank(self, queries: np.ndarray, relevant: list[np.ndarray]) -> np.ndarray:
+        ranks = np.empty(len(queries), dtype=np.float64)
+        for start in range(0, len(queries), self.block):
+            scores = queries[start : start + self.block] @ self.vectors.T
+            for j, row in enumerate(scores):
+                ranks[start + j] = rank_with_ties(row, relevant[start + j])
+        return ranks
+
+    def time_query(self, query: np.ndarray, k: int) -> tuple[float, float]:
+        t0 = time.perf_counter()
+        scores = self.vectors @ query
+        t1 = time.perf_counter()
+        top_k(scores, k)
+        t2 = time.perf_counter()
+        return (t1 - t0) * 1000, (t2 - t1) * 1000
