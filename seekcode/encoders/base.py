@@ -19,6 +19,12 @@ CONFIG_FILE = "encoder.json"
 # with MiniLM never pays for importing the trainable models, and vice versa.
 ENCODER_TYPES: dict[str, str] = {
     "minilm": "seekcode.encoders.minilm:MiniLMEncoder",
+    "lexical": "seekcode.encoders.lexical:LexicalEncoder",
+    "nbow": "seekcode.encoders.neural:NBoWEncoder",
+    "cnn": "seekcode.encoders.neural:CNNEncoder",
+    "rnn": "seekcode.encoders.neural:RNNEncoder",
+    "selfatt": "seekcode.encoders.neural:SelfAttentionEncoder",
+    "deepsem": "seekcode.encoders.neural:DeepSemanticEncoder",
 }
 
 
@@ -63,6 +69,11 @@ class Encoder(ABC):
     def load(cls, directory: Path) -> Encoder:
         raise NotImplementedError(f"{cls.__name__} cannot be loaded from a directory")
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Encoder:
+        """Rebuild an encoder that needs no saved files from its `spec()["config"]`."""
+        return cls(**config)
+
     def spec(self) -> dict[str, Any]:
         """What an index stores to reopen this encoder: type, id, and where it lives."""
         return {"type": self.kind, "id": self.id, "dim": self.dim}
@@ -77,6 +88,13 @@ def _resolve(kind: str) -> type[Encoder]:
     module, _, cls_name = target.partition(":")
     cls = getattr(importlib.import_module(module), cls_name)
     return cls  # type: ignore[no-any-return]
+
+
+def encoder_from_spec(spec: dict[str, Any]) -> Encoder:
+    """Reopen the encoder an index manifest names: from its saved directory, or its config."""
+    if spec.get("path"):
+        return load_encoder(spec["path"])
+    return _resolve(spec["type"]).from_config(spec.get("config", {}))
 
 
 def load_encoder(spec: str | Path | None = None) -> Encoder:

@@ -61,11 +61,31 @@ class MiniLMEncoder(Encoder):
 
     @property
     def id(self) -> str:
-        base = "all-MiniLM-L6-v2" if not self._fine_tuned else f"finetuned:{self.config.model_path}"
+        base = "all-MiniLM-L6-v2" if not self._fine_tuned else f"finetuned:{self._weights_sha()}"
         return f"minilm:{base}:max{self.config.max_tokens}"
 
+    def _weights_sha(self) -> str:
+        """Fine-tuned weights are identified by content, not by where they are."""
+        import hashlib
+
+        if not hasattr(self, "_sha"):
+            folder = Path(self.config.model_path)
+            h = hashlib.sha256()
+            for f in sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin")):
+                h.update(f.read_bytes())
+            self._sha = h.hexdigest()[:16]
+        return self._sha
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> MiniLMEncoder:
+        return cls(MiniLMConfig(**config))
+
     def spec(self) -> dict[str, Any]:
-        return {**super().spec(), "config": asdict(self.config)}
+        spec = {**super().spec(), "config": asdict(self.config)}
+        if self._fine_tuned:
+            # The model directory (holding encoder.json), so that load_encoder reopens it.
+            spec["path"] = str(Path(self.config.model_path).resolve().parent)
+        return spec
 
     def embed_texts(self, texts: list[str]) -> Any:
         """Differentiable mean-pooled embeddings (not normalised), for fine-tuning."""

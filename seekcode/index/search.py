@@ -52,13 +52,18 @@ class Searcher(Protocol):
     def time_query(self, query: np.ndarray, k: int) -> tuple[float, float]: ...
 
 
+# Scores within this of the relevant one count as ties: identical vectors can differ in
+# the last float32 bit depending on where BLAS puts them in a block.
+TIE_EPS = 1e-6
+
+
 def rank_with_ties(scores: np.ndarray, relevant: np.ndarray) -> float:
     """1 + number of other records scoring >= the best relevant one (ties count against)."""
     if relevant.size == 0:
         return float("inf")
     rel_scores = scores[relevant]
     best = int(relevant[int(np.argmax(rel_scores))])
-    return float(np.count_nonzero(scores >= scores[best]))
+    return float(np.count_nonzero(scores >= scores[best] - TIE_EPS))
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -15,8 +15,10 @@ Layout (every build writes a new generation, published by one atomic rename)::
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -25,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from seekcode.corpus.record import Record
-from seekcode.encoders.base import Encoder, load_encoder
+from seekcode.encoders.base import Encoder, encoder_from_spec
 from seekcode.index import files
 from seekcode.index.cache import VectorCache
 from seekcode.index.search import ExactSearcher, Hit, Searcher
@@ -46,6 +48,12 @@ class IndexError_(Exception):
     """An index that cannot be opened or used as asked; the message names the fix."""
 
 
+# Encoders are not guaranteed to be thread-safe (a HF fast tokenizer raises "Already
+# borrowed" when two threads call it at once), so concurrent searches encode their
+# queries one at a time; the vector scan and the metadata reads run in parallel.
+_QUERY_LOCK = threading.Lock()
+
+
 # Called after the vectors are stored and before the generation is published:
 # (generation dir, records, vectors, manifest extras to fill in).
 BuildHook = Callable[[Path, Sequence[Record], np.ndarray, dict[str, Any]], None]
@@ -61,8 +69,11 @@ class Index:
         self.manifest = manifest
         self._encoder = encoder
         self._vectors: np.ndarray | None = None
-        self._db: sqlite3.Connection | None = None
+        # One sqlite connection per thread: a server searches from a thread pool.
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
         self._searchers: dict[str, Searcher] = {}
+        self._lock = threading.Lock()  # guards lazy loading shared by threads
 
     # ---- opening -------------------------------------------------------------------
     @classmethod
@@ -123,22 +134,52 @@ class Index:
         progress: bool = True,
         hooks: Sequence[BuildHook] = (),
         extras: dict[str, Any] | None = None,
-        chunk: int = 1024,
+        chunk: int = 256,
     ) -> tuple[Index, dict[str, int]]:
         """Encode records and publish them as the index's new current generation.
 
         Vectors of records whose content is unchanged since the previous generation
-        (or that an interrupted build already encoded) are reused, not re-encoded.
-        Returns the index and counts: records, reused, encoded, duplicate_urls.
+        (or that an interrupted build already encoded) are reused, not re-encoded;
+        when nothing changed at all, the current generation stays as it is.
+        Returns the index and counts: records, reused, encoded, duplicate_urls,
+        unchanged (1 when no new generation was needed).
+
+        Safe to interrupt at any point: the previous generation stays current, and
+        vectors encoded so far are kept in `.cache/` for the next run. Two builds of
+        one index directory at once are refused (IndexError_).
         """
         root = Path(out)
         root.mkdir(parents=True, exist_ok=True)
-        recs, dup = _unique_by_url(records)
-        stats = {"records": len(recs), "duplicate_urls": dup, "reused": 0, "encoded": 0}
+        try:
+            with files.build_lock(root):
+                return cls._build_locked(records, root, encoder, progress, hooks, extras, chunk)
+        except files.BuildLocked as e:
+            raise IndexError_(str(e)) from None
 
-        cache = VectorCache(root, encoder.id)
-        known = cache.load()
+    @classmethod
+    def _build_locked(
+        cls,
+        records: Iterable[Record],
+        root: Path,
+        encoder: Encoder,
+        progress: bool,
+        hooks: Sequence[BuildHook],
+        extras: dict[str, Any] | None,
+        chunk: int,
+    ) -> tuple[Index, dict[str, int]]:
+        recs, dup = _unique_by_url(records)
+        stats = {"records": len(recs), "duplicate_urls": dup, "reused": 0, "encoded": 0,
+                 "unchanged": 0}
+        digest = _records_digest(recs, encoder.id)
         prev = files.current_generation(root)
+        cache = VectorCache(root, encoder.id)
+        if prev is not None and not hooks and _unchanged(prev, digest, extras or {}):
+            # Re-running on an unchanged tree publishes nothing: no churn for readers.
+            cache.clear()
+            stats.update(reused=len(recs), unchanged=1)
+            return cls.open(root, encoder, verify=False), stats
+
+        known = cache.load()
         if prev is not None:
             known.update(_previous_vectors(prev, encoder.id))
         for stale in files.abandoned_generations(root):
@@ -178,6 +219,7 @@ class Index:
             "languages": _count_by(recs, "language"),
             "partitions": _count_by(recs, "partition"),
             "extras": dict(extras or {}),
+            "records_sha256": digest,
         }
         for hook in hooks:
             hook(gen, recs, vectors, manifest["extras"])
@@ -189,6 +231,13 @@ class Index:
 
     def update_extras(self, hook: BuildHook) -> Index:
         """Re-publish the current records and vectors with a new extension (e.g. CoSHC)."""
+        try:
+            with files.build_lock(self.root):
+                return self._update_extras_locked(hook)
+        except files.BuildLocked as e:
+            raise IndexError_(str(e)) from None
+
+    def _update_extras_locked(self, hook: BuildHook) -> Index:
         import shutil
 
         gen = files.new_generation(self.root)
@@ -216,15 +265,22 @@ class Index:
     @property
     def vectors(self) -> np.ndarray:
         if self._vectors is None:
-            self._vectors = np.load(self.gen / VECTORS)
+            with self._lock:
+                if self._vectors is None:
+                    self._vectors = np.load(self.gen / VECTORS)
         return self._vectors
 
     @property
     def db(self) -> sqlite3.Connection:
-        if self._db is None:
+        """This thread's read-only connection to the metadata store."""
+        conn: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if conn is None:
             uri = f"file:{self.gen / META}?mode=ro"
-            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
-        return self._db
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self._local.db = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
 
     def iter_records(self, partition: str | None = None) -> Iterator[Record]:
         sql = "SELECT record FROM records"
@@ -283,18 +339,23 @@ class Index:
         """CoSHC when the index has it (unless `exact`), else exact inner product."""
         name = "exact" if exact or "coshc" not in self.manifest["extras"] else "coshc"
         if name not in self._searchers:
-            if name == "coshc":
-                from seekcode.hashing.searcher import load_coshc_searcher
+            vectors = self.vectors  # loaded outside the lock below (it takes it too)
+            with self._lock:
+                if name not in self._searchers:
+                    if name == "coshc":
+                        from seekcode.hashing.searcher import load_coshc_searcher
 
-                self._searchers[name] = load_coshc_searcher(self)
-            else:
-                self._searchers[name] = ExactSearcher(self.vectors)
+                        self._searchers[name] = load_coshc_searcher(self)
+                    else:
+                        self._searchers[name] = ExactSearcher(vectors)
         return self._searchers[name]
 
     def search(self, query: str, k: int = 10, lang: str | None = None,
                path: str | None = None, exact: bool = False) -> list[Hit]:
         """Find the k functions that best match a plain-English description."""
-        q = self.encoder.encode_queries([query], progress=False)
+        encoder = self.encoder
+        with _QUERY_LOCK:
+            q = encoder.encode_queries([query], progress=False)
         allowed = self.filter_ids(lang, path)
         if allowed is not None and allowed.size == 0:
             return []
@@ -313,25 +374,22 @@ class Index:
         ]
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        with self._lock:
+            conns, self._connections = self._connections, []
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
 
 
 def _encoder_from_spec(spec: dict[str, Any]) -> Encoder:
-    location = spec.get("path")
-    if location:
-        encoder = load_encoder(location)
-    elif spec["type"] == "minilm":
-        from seekcode.encoders.minilm import MiniLMConfig, MiniLMEncoder
-
-        encoder = MiniLMEncoder(MiniLMConfig(**spec.get("config", {})))
-    else:
-        raise IndexError_(f"index encoder {spec['id']!r} has no saved location; pass --encoder")
+    try:
+        encoder = encoder_from_spec(spec)
+    except (OSError, ValueError) as e:
+        raise IndexError_(f"cannot reopen the index's encoder {spec.get('id')!r}: {e}") from e
     if encoder.id != spec["id"]:
         raise IndexError_(
-            f"index was built with encoder {spec['id']!r} but {location or spec['type']} is now "
-            f"{encoder.id!r}; rebuild the index"
+            f"index was built with encoder {spec['id']!r} but {spec.get('path') or spec['type']} "
+            f"is now {encoder.id!r}; rebuild the index"
         )
     return encoder
 
@@ -374,6 +432,27 @@ def _write_meta(path: Path, recs: Sequence[Record]) -> None:
     db.execute("CREATE INDEX by_hash ON records(content_hash)")
     db.commit()
     db.close()
+
+
+def _records_digest(recs: Sequence[Record], encoder_id: str) -> str:
+    """One hash of everything a generation stores about its records, in order."""
+    h = hashlib.sha256(encoder_id.encode())
+    for r in recs:
+        h.update(r.to_json().encode("utf-8", "replace"))
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def _unchanged(gen: Path, digest: str, extras: dict[str, Any]) -> bool:
+    """Whether generation `gen` already holds exactly these records and extras."""
+    try:
+        manifest = json.loads((gen / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    if manifest.get("format_version") != FORMAT_VERSION or manifest.get("records_sha256") != digest:
+        return False
+    have = manifest.get("extras", {})
+    return all(have.get(k) == v for k, v in extras.items())
 
 
 def _previous_vectors(gen: Path, encoder_id: str) -> dict[str, np.ndarray]:

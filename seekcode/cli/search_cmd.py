@@ -1,0 +1,74 @@
+"""`seekcode search INDEX "query"`: the functions that best match a description."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from seekcode.cli import UsageError
+
+MAX_QUERY_CHARS = 1000
+MAX_K = 1000
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("search", help="find functions matching a plain-English description")
+    p.add_argument("index", help="index directory")
+    p.add_argument("query", help='what the function should do, e.g. "read a gzip json file"')
+    p.add_argument("-k", type=int, default=10, help="number of results (default 10)")
+    p.add_argument("--exact", action="store_true", help="exact search even if the index has CoSHC")
+    p.add_argument("--lang", help="only this language (e.g. python, java, go)")
+    p.add_argument("--path", help="only paths matching this glob (e.g. 'src/*' or '*.py')")
+    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    p.set_defaults(run=run)
+
+
+def validate_query(query: str, k: int) -> str:
+    """Shared bounds for the CLI and the server."""
+    query = " ".join(query.split())
+    if not query:
+        raise UsageError("the query is empty; describe what the function should do")
+    if len(query) > MAX_QUERY_CHARS:
+        raise UsageError(f"the query has {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,}")
+    if not 1 <= k <= MAX_K:
+        raise UsageError(f"-k {k} is out of range; use 1 to {MAX_K}")
+    return query
+
+
+def run(args: argparse.Namespace) -> int:
+    from seekcode.index.store import Index
+
+    query = validate_query(args.query, args.k)
+    index = Index.open(args.index)
+    if args.lang and args.lang.lower() not in index.languages():
+        raise UsageError(f"--lang {args.lang}: not in this index (it has: {', '.join(index.languages())})")
+    method = index.searcher(args.exact).name
+    index.encoder  # load the model before the clock starts  # noqa: B018
+    t0 = time.perf_counter()
+    hits = index.search(query, k=args.k, lang=args.lang, path=args.path, exact=args.exact)
+    ms = (time.perf_counter() - t0) * 1000
+    if args.json:
+        print(json.dumps({"query": query, "k": args.k, "method": method, "ms": round(ms, 2),
+                          "hits": [h.to_dict() for h in hits]}, ensure_ascii=False))
+        return 0
+    print_hits(query, hits, method, ms)
+    return 0
+
+
+def print_hits(query: str, hits: list, method: str, ms: float, preview_lines: int = 12) -> None:  # type: ignore[type-arg]
+    """Rank, score, path:line, name and a highlighted preview of each hit (rich)."""
+    from rich.console import Console
+    from rich.syntax import Syntax
+
+    console = Console()
+    console.print(f"[bold]{query}[/bold]  [dim]{len(hits)} results, {method}, {ms:.0f} ms[/dim]")
+    if not hits:
+        console.print("[yellow]no results[/yellow] (check --lang/--path filters)")
+    for h in hits:
+        console.print(f"\n[bold cyan]{h.rank:>2}[/bold cyan]  [green]{h.score:.3f}[/green]  "
+                      f"[magenta]{h.location}[/magenta]  [bold]{h.func_name}[/bold]")
+        lines = h.code.splitlines()
+        snippet = "\n".join(lines[:preview_lines]) + ("\n..." if len(lines) > preview_lines else "")
+        console.print(Syntax(snippet, h.language or "text", line_numbers=True,
+                             start_line=h.start_line or 1, theme="ansi_dark", word_wrap=False))

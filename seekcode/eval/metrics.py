@@ -1,0 +1,79 @@
+"""Ranking metrics as DESIGN.md defines them. Ties always count against the model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from seekcode.index.search import TIE_EPS
+
+
+def reciprocal_ranks(ranks: np.ndarray) -> np.ndarray:
+    """1/rank, and 0 where the relevant record was not retrieved (rank = inf)."""
+    ranks = np.asarray(ranks, dtype=np.float64)
+    return np.where(np.isfinite(ranks), 1.0 / np.maximum(ranks, 1.0), 0.0)
+
+
+def mrr(ranks: np.ndarray) -> float:
+    """Mean reciprocal rank."""
+    return float(reciprocal_ranks(ranks).mean()) if len(ranks) else 0.0
+
+
+def recall_at(ranks: np.ndarray, k: int) -> float:
+    """SuccessRate@k: share of queries whose relevant record is in the top k."""
+    ranks = np.asarray(ranks, dtype=np.float64)
+    return float((ranks <= k).mean()) if len(ranks) else 0.0
+
+
+def batch_ranks(query_vecs: np.ndarray, code_vecs: np.ndarray) -> np.ndarray:
+    """Rank of code i for query i among the codes of the batch (ties against)."""
+    scores = query_vecs @ code_vecs.T
+    own = np.diag(scores)[:, None]
+    return (scores >= own - TIE_EPS).sum(axis=1).astype(np.float64)
+
+
+def mrr_at_1000_batch(query_vecs: np.ndarray, code_vecs: np.ndarray, seed: int = 0,
+                      batch: int = 1000) -> float:
+    """CodeSearchNet's MRR: pairs shuffled with `seed`, cut into batches of `batch`,
+    each query ranked against the codes of its own batch (the last, smaller batch too)."""
+    n = len(query_vecs)
+    if n == 0:
+        return 0.0
+    order = np.random.default_rng(seed).permutation(n)
+    rr = []
+    for start in range(0, n, batch):
+        idx = order[start : start + batch]
+        rr.append(reciprocal_ranks(batch_ranks(query_vecs[idx], code_vecs[idx])))
+    return float(np.concatenate(rr).mean())
+
+
+def ndcg(ranked_urls: Sequence[str], grades: Mapping[str, float], within: bool = False) -> float | None:
+    """NDCG of one ranked result list against graded relevance (0-3), as CodeSearchNet scored it.
+
+    Gain is 2**grade - 1 with a log2(rank + 1) discount. With `within`, only annotated
+    results take up ranks ("NDCG within"); otherwise every result does ("NDCG all").
+    The ideal ranking orders all annotated grades. None when no result could gain.
+    """
+    ideal = sorted(grades.values(), reverse=True)
+    idcg = sum((2**g - 1) / np.log2(i + 1) for i, g in enumerate(ideal, 1))
+    if idcg <= 0:
+        return None
+    dcg, rank = 0.0, 1
+    for url in ranked_urls:
+        if url in grades:
+            dcg += (2 ** grades[url] - 1) / np.log2(rank + 1)
+            rank += 1
+        elif not within:
+            rank += 1
+    return float(dcg / idcg)
+
+
+def summarize_ranks(ranks: np.ndarray) -> dict[str, float]:
+    """The rank-based metrics of one search method."""
+    return {
+        "mrr": mrr(ranks),
+        "r@1": recall_at(ranks, 1),
+        "r@5": recall_at(ranks, 5),
+        "r@10": recall_at(ranks, 10),
+    }

@@ -1,0 +1,81 @@
+"""The index directory: build, reopen, search, filters, reuse, and refusing bad indexes."""
+
+import json
+
+import numpy as np
+import pytest
+
+from seekcode.encoders.lexical import LexicalEncoder
+from seekcode.index.store import FORMAT_VERSION, Index, IndexError_
+
+
+def test_build_open_search(tmp_path, records, encoder):
+    index, stats = Index.build(records, tmp_path / "idx", encoder, progress=False)
+    assert stats == {"records": 8, "duplicate_urls": 0, "reused": 0, "encoded": 8}
+    again = Index.open(tmp_path / "idx")
+    assert again.count == 8 and again.encoder.id == encoder.id
+    hits = again.search("read gzip json", k=3)
+    assert hits[0].func_name == "read_gzip_json"
+    assert [h.rank for h in hits] == [1, 2, 3]
+    assert hits[0].location == "pkg/mod0.py:1"
+    assert hits[0].score >= hits[1].score >= hits[2].score
+    norms = np.linalg.norm(again.vectors, axis=1)
+    assert np.allclose(norms, 1, atol=1e-5)
+
+
+def test_filters(tmp_path, records, encoder):
+    records[3].language = "go"
+    index, _ = Index.build(records, tmp_path / "idx", encoder, progress=False)
+    assert {h.language for h in index.search("file", k=8, lang="go")} == {"go"}
+    hits = index.search("file", k=8, path="pkg/mod[01].py")
+    assert {h.path for h in hits} <= {"pkg/mod0.py", "pkg/mod1.py"} and hits
+    assert index.search("file", k=8, path="nothing/*") == []
+    assert index.languages() == ["go", "python"]
+
+
+def test_reindex_reuses_unchanged_vectors(tmp_path, records, encoder):
+    Index.build(records, tmp_path / "idx", encoder, progress=False)
+    records[0].code += "\n    # changed"
+    records.pop()  # a deleted function
+    index, stats = Index.build(records, tmp_path / "idx", encoder, progress=False)
+    assert stats["encoded"] == 1 and stats["reused"] == 6 and index.count == 7
+    fresh = encoder.encode_code(records, progress=False)
+    assert np.allclose(index.vectors, fresh)
+
+
+def test_duplicate_urls_are_dropped(tmp_path, records, encoder):
+    _, stats = Index.build(records + records[:2], tmp_path / "idx", encoder, progress=False)
+    assert stats["duplicate_urls"] == 2 and stats["records"] == 8
+
+
+def test_other_encoder_is_a_clear_error(tmp_path, records, encoder):
+    Index.build(records, tmp_path / "idx", encoder, progress=False)
+    with pytest.raises(IndexError_, match="lexical:512.*lexical:64"):
+        Index.open(tmp_path / "idx", encoder=LexicalEncoder(dim=64))
+
+
+def test_other_format_version_is_a_clear_error(tmp_path, records, encoder):
+    index, _ = Index.build(records, tmp_path / "idx", encoder, progress=False)
+    manifest = index.gen / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["format_version"] = FORMAT_VERSION + 1
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(IndexError_, match=f"version {FORMAT_VERSION + 1}.*rebuild"):
+        Index.open(tmp_path / "idx")
+
+
+def test_truncated_and_corrupted_files_are_detected(tmp_path, records, encoder):
+    index, _ = Index.build(records, tmp_path / "idx", encoder, progress=False)
+    vectors = index.gen / "vectors.npy"
+    data = vectors.read_bytes()
+    vectors.write_bytes(data[:-16])
+    with pytest.raises(IndexError_, match="truncated"):
+        Index.open(tmp_path / "idx")
+    vectors.write_bytes(data[:-4] + b"\x00\x00\x80\x7f")
+    with pytest.raises(IndexError_, match="checksum"):
+        Index.open(tmp_path / "idx")
+
+
+def test_not_an_index(tmp_path):
+    with pytest.raises(IndexError_, match="not a seekcode index"):
+        Index.open(tmp_path)
