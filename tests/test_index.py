@@ -11,7 +11,7 @@ from seekcode.index.store import FORMAT_VERSION, Index, IndexError_
 
 def test_build_open_search(tmp_path, records, encoder):
     index, stats = Index.build(records, tmp_path / "idx", encoder, progress=False)
-    assert stats == {"records": 8, "duplicate_urls": 0, "reused": 0, "encoded": 8}
+    assert (stats["records"], stats["duplicate_urls"], stats["reused"], stats["encoded"]) == (8, 0, 0, 8)
     again = Index.open(tmp_path / "idx")
     assert again.count == 8 and again.encoder.id == encoder.id
     hits = again.search("read gzip json", k=3)
