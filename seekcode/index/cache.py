@@ -21,6 +21,8 @@ class VectorCache:
         known: dict[str, np.ndarray] = {}
         if not self.dir.exists():
             return known
+        for tmp in self.dir.glob(".tmp-*"):
+            tmp.unlink(missing_ok=True)  # written by a build killed mid-save
         for part in sorted(self.dir.glob("part-*.npz")):
             try:
                 with np.load(part) as z:
@@ -32,7 +34,9 @@ class VectorCache:
 
     def append(self, hashes: list[str], vectors: np.ndarray) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        n = len(list(self.dir.glob("part-*.npz")))
+        # Next number after the highest, not the count: load() may have dropped a part.
+        numbers = [int(p.stem[5:]) for p in self.dir.glob("part-*.npz") if p.stem[5:].isdigit()]
+        n = max(numbers, default=-1) + 1
         final = self.dir / f"part-{n:06d}.npz"
         tmp = self.dir / f".tmp-{os.getpid()}.npz"
         np.savez(tmp, hashes=np.array(hashes), vectors=vectors)
