@@ -150,8 +150,11 @@ def decode_source(data: bytes) -> str:
         raise DecodeError("binary file (NUL bytes)")
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as e:  # unknown codec in the cookie, or a BOM that contradicts it
-        raise DecodeError("bad coding cookie") from e
+    except SyntaxError as e:
+        # "unknown encoding: x" / "encoding problem: ..." are cookie errors; otherwise the
+        # first two lines were not UTF-8 ("invalid or missing encoding declaration").
+        cookie = "unknown encoding" in str(e) or "encoding problem" in str(e)
+        raise DecodeError("bad coding cookie" if cookie else "not UTF-8") from e
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as e:
