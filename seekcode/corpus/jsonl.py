@@ -65,7 +65,7 @@ def write_records(path: str | Path, records: Iterable[Record]) -> int:
     """Write records atomically (to a temporary file, then rename). Returns the count."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_suffix(".tmp" + path.suffix)  # keeps ".gz" last, so it is compressed
     n = 0
     with _open_text(tmp, "w") as f:
         for rec in records:
