@@ -1,0 +1,50 @@
+"""`seekcode serve INDEX`: the HTTP API and the search page, on loopback by default."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from seekcode.cli import UsageError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "serve", help="serve an index over HTTP: JSON API and a search page",
+        description="Serve an index: GET /search?q=... (JSON), a search page at /, the API "
+        "reference at /docs. Picks up new generations published by `seekcode index` "
+        "(e.g. with --watch) without a restart.",
+    )
+    p.add_argument("index", type=Path, help="index directory (from `seekcode index`)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--encoder", default=None,
+                   help="encoder for queries (default: the one the index was built with)")
+    p.add_argument("--access-log", action="store_true", help="log every request")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from seekcode.server.app import create_app
+
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port {args.port}: not a TCP port (1-65535)")
+    encoder = None
+    if args.encoder:
+        from seekcode.encoders.base import load_encoder
+
+        encoder = load_encoder(args.encoder)
+    app = create_app(args.index, encoder)  # IndexError_ here: exit 2 with the reason
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"seekcode serve: listening on {args.host}: anyone who can reach this machine "
+              "can search the index and read its code", file=sys.stderr)
+    index = app.state.live.index
+    print(f"seekcode serve: {index.count:,} functions from {args.index} "
+          f"on http://{args.host}:{args.port}/", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
+                access_log=args.access_log)
+    return 0

@@ -1,0 +1,275 @@
+"""The HTTP API and the web page over one index: `create_app(INDEX)`.
+
+Routes: `GET /search` (JSON hits), `GET /health`, `GET /stats`, `GET /` (the search
+page), `GET /docs` (the API reference, rendered offline) and `GET /openapi.json`.
+Nothing else is served: there is no route to files on disk, only to what the index
+holds.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel
+
+from seekcode.encoders.base import Encoder
+from seekcode.index.search import Hit
+from seekcode.index.store import Index
+from seekcode.server.live import LiveIndex
+
+MAX_QUERY_CHARS = 1000
+MAX_K = 100
+MAX_GLOB_CHARS = 256
+# The page has no script and loads nothing from elsewhere; say so to the browser.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class BadRequest(ValueError):
+    """A search parameter out of bounds; the message is the reason shown to the user."""
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    q: str
+    k: int
+    lang: str | None
+    path: str | None
+    exact: bool
+
+
+class HitOut(BaseModel):
+    rank: int
+    score: float
+    url: str
+    path: str
+    start_line: int
+    end_line: int
+    func_name: str
+    language: str
+    repo: str
+    code: str
+
+
+class SearchOut(BaseModel):
+    query: str
+    k: int
+    lang: str | None
+    path: str | None
+    exact: bool
+    searcher: str
+    generation: str
+    took_ms: float
+    hits: list[HitOut]
+
+
+class HealthOut(BaseModel):
+    status: str
+    generation: str
+    records: int
+    error: str | None = None
+
+
+@dataclass
+class SearchResult:
+    """What one search returned, for the JSON API and the page alike."""
+
+    params: SearchParams
+    hits: list[Hit]
+    took_ms: float
+    searcher: str
+    generation: str
+
+
+class SearchService:
+    """Validates search parameters and runs searches on the live index."""
+
+    def __init__(self, live: LiveIndex):
+        self.live = live
+        self.started = time.time()
+        self._count_lock = threading.Lock()
+        self.searches = 0
+
+    def validate(self, q: str, k: int, lang: str | None, path: str | None,
+                 exact: bool, index: Index) -> SearchParams:
+        """Raise BadRequest with the reason for any parameter the index cannot answer."""
+        q = q.strip()
+        if not q:
+            raise BadRequest("q: empty query; describe the function you are looking for")
+        if len(q) > MAX_QUERY_CHARS:
+            raise BadRequest(f"q: query of {len(q):,} characters; at most {MAX_QUERY_CHARS:,}")
+        if not 1 <= k <= MAX_K:
+            raise BadRequest(f"k: {k} out of range; ask for 1 to {MAX_K} results")
+        lang = (lang or "").strip().lower() or None
+        if lang is not None and lang not in index.languages():
+            have = ", ".join(index.languages()) or "none"
+            raise BadRequest(f"lang: {lang!r} is not in this index (it has: {have})")
+        path = (path or "").strip() or None
+        if path is not None:
+            check_glob(path)
+        return SearchParams(q, k, lang, path, exact)
+
+    def search(self, q: str, k: int, lang: str | None, path: str | None,
+               exact: bool) -> SearchResult:
+        index = self.live.get()  # one generation for the whole request
+        params = self.validate(q, k, lang, path, exact, index)
+        t0 = time.perf_counter()
+        hits = index.search(params.q, k=params.k, lang=params.lang, path=params.path,
+                            exact=params.exact)
+        took = (time.perf_counter() - t0) * 1000
+        with self._count_lock:
+            self.searches += 1
+        return SearchResult(params, hits, took, index.searcher(params.exact).name, index.gen.name)
+
+
+def check_glob(pattern: str) -> None:
+    """Raise BadRequest unless `pattern` is a usable path glob (`src/**/*.py`, `*test*`)."""
+    if len(pattern) > MAX_GLOB_CHARS:
+        raise BadRequest(f"path: glob of {len(pattern):,} characters; at most {MAX_GLOB_CHARS}")
+    if any(ord(c) < 32 or ord(c) == 127 for c in pattern):
+        raise BadRequest("path: control characters in the glob")
+    if pattern.startswith("/"):
+        raise BadRequest("path: globs match paths relative to the indexed folder; "
+                         "drop the leading '/'")
+    depth = 0
+    for c in pattern:
+        depth += (c == "[") - (c == "]")
+        if depth < 0 or depth > 1:
+            raise BadRequest(f"path: unbalanced [ ] in glob {pattern!r}")
+    if depth:
+        raise BadRequest(f"path: unclosed [ in glob {pattern!r}")
+    try:
+        re.compile(fnmatch.translate(pattern))
+    except re.error as e:
+        raise BadRequest(f"path: bad glob {pattern!r} ({e})") from None
+
+
+def create_app(index_path: Path, encoder: Encoder | None = None,
+               check_every: float = 0.5) -> FastAPI:
+    """The app serving the index at `index_path` (IndexError_ if it cannot be opened).
+
+    `encoder` defaults to the one the index was built with; `check_every` is how
+    often (seconds) a request looks for a newly published generation.
+    """
+    from seekcode.server import page
+
+    live = LiveIndex(Path(index_path), encoder, check_every)
+    service = SearchService(live)
+    app = FastAPI(
+        title="seekcode",
+        summary="Semantic code search: describe a function in English, find it.",
+        version=_version(),
+        docs_url=None,  # FastAPI's /docs loads Swagger UI from a CDN; ours is offline
+        redoc_url=None,
+    )
+    app.state.live = live
+    app.state.service = service
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    @app.exception_handler(BadRequest)
+    async def bad_request(request: Request, exc: BadRequest) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _reason(exc.errors()), "errors": _plain(exc.errors())},
+                            status_code=422)
+
+    @app.get("/search", response_model=SearchOut, tags=["search"],
+             responses={422: {"description": "a parameter out of bounds, with the reason"}})
+    def search(
+        q: Annotated[str, Query(description="what the function should do, in plain English",
+                                max_length=MAX_QUERY_CHARS)],
+        k: Annotated[int, Query(description="number of results", ge=1, le=MAX_K)] = 10,
+        lang: Annotated[str | None, Query(description="only this language (see /stats)")] = None,
+        path: Annotated[str | None, Query(description="only paths matching this glob, "
+                                          "e.g. `src/**/*.py`")] = None,
+        exact: Annotated[bool, Query(description="exact scan even when the index has "
+                                     "CoSHC hashing")] = False,
+    ) -> dict[str, Any]:
+        """The k functions that best match the query, best first, with their code."""
+        result = service.search(q, k, lang, path, exact)
+        p = result.params
+        return {"query": p.q, "k": p.k, "lang": p.lang, "path": p.path, "exact": p.exact,
+                "searcher": result.searcher, "generation": result.generation,
+                "took_ms": round(result.took_ms, 3), "hits": [h.to_dict() for h in result.hits]}
+
+    @app.get("/health", response_model=HealthOut, tags=["service"])
+    def health() -> dict[str, Any]:
+        """Liveness: the generation being served, and why a newer one is not, if so."""
+        index = live.get()
+        return {"status": "ok", "generation": index.gen.name, "records": index.count,
+                "error": live.error}
+
+    @app.get("/stats", tags=["service"])
+    def stats() -> dict[str, Any]:
+        """What the index holds and how it was built, and what the server has done."""
+        index = live.get()
+        m = index.manifest
+        return {
+            "index": str(live.path.resolve()),
+            "generation": index.gen.name,
+            "records": index.count,
+            "languages": m.get("languages", {}),
+            "encoder": {k: v for k, v in m["encoder"].items() if k in ("type", "id", "dim")},
+            "searchers": ["exact", *(["coshc"] if "coshc" in m.get("extras", {}) else [])],
+            "format_version": m.get("format_version"),
+            "created": m.get("created"),
+            "bytes": sum(int(f["bytes"]) for f in m.get("files", {}).values()),
+            "reloads": live.reloads,
+            "searches": service.searches,
+            "uptime_s": round(time.time() - service.started, 1),
+            "error": live.error,
+        }
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home(q: str = "", k: str = "10", lang: str = "", path: str = "",
+             exact: str = "") -> HTMLResponse:
+        return page.search_page(service, q, k, lang, path, exact)
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return page.docs_page(app.openapi())
+
+    return app
+
+
+def _reason(errors: Any) -> str:
+    """One line from FastAPI's validation errors: "k: Input should be ... (got 500)"."""
+    parts = []
+    for e in errors:
+        where = ".".join(str(x) for x in e.get("loc", ()) if x not in ("query", "body"))
+        got = e.get("input")
+        shown = f" (got {got!r})" if isinstance(got, str | int | float) and len(str(got)) < 40 else ""
+        parts.append(f"{where}: {e.get('msg', 'invalid')}{shown}")
+    return "; ".join(parts) or "invalid request"
+
+
+def _plain(errors: Any) -> list[dict[str, Any]]:
+    """Validation errors without the parts that are not JSON (exceptions in `ctx`)."""
+    return [{k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in errors]
+
+
+def _version() -> str:
+    from seekcode import __version__
+
+    return __version__
