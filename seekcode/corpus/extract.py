@@ -6,6 +6,8 @@ import importlib
 from dataclasses import dataclass
 from typing import Protocol
 
+from seekcode.corpus.languages import LANGUAGE_EXTRACTORS
+
 
 class ParseError(ValueError):
     """The file could not be parsed as its language (the caller skips it with a reason)."""
@@ -41,6 +43,8 @@ class Extractor(Protocol):
 # extension -> "module:Class"; each language module registers itself here.
 EXTRACTORS: dict[str, str] = {
     ".py": "seekcode.corpus.python:PythonExtractor",
+    # Go, Java, JavaScript, TypeScript, PHP, Ruby: tree-sitter, see corpus/languages/.
+    **LANGUAGE_EXTRACTORS,
 }
 _loaded: dict[str, Extractor] = {}
 
