@@ -85,6 +85,14 @@ def test_all_functions_keeps_undocumented_and_duplicates(messy):
     assert set(skips.counts) == {"binary file (NUL bytes)", "not UTF-8", "syntax error"}
 
 
+def test_a_file_listed_twice_is_read_once(messy):
+    skips = SkipReport()
+    twice = [str(messy), str(messy / "pkg" / "mod1.py")]
+    records = list(iter_records(twice, FilterConfig.all_functions(), skips))
+    assert len({r.url for r in records}) == len(records)
+    assert skips.counts["file listed twice"] == 1
+
+
 def test_max_records_is_a_seeded_sample(messy, tmp_path):
     a = build([str(messy)], tmp_path / "a.jsonl", max_records=5, seed=3, progress=False)
     build([str(messy)], tmp_path / "b.jsonl", max_records=5, seed=3, progress=False)

@@ -67,6 +67,8 @@ def test_folder_is_one_project_named_after_it(tmp_path):
     (proj / "pkg" / "README.md").write_text("not code")
     (proj / "tests").mkdir()
     (proj / "tests" / "test_a.py").write_bytes(GOOD)
+    (proj / "pkg" / "test_b.py").write_bytes(GOOD)
+    (proj / "pkg" / "conftest.py").write_bytes(GOOD)
     (proj / ".venv" / "lib").mkdir(parents=True)
     (proj / ".venv" / "lib" / "x.py").write_bytes(GOOD)
     (proj / "pkg" / "__pycache__").mkdir()
@@ -75,9 +77,14 @@ def test_folder_is_one_project_named_after_it(tmp_path):
     assert [(f.repo, f.path) for f in files] == [("myproj", "pkg/a.py")]
     assert files[0].url(3, 5) == (proj / "pkg" / "a.py").absolute().as_uri() + "#L3-L5"
     assert files[0].data == GOOD
-    assert skips.counts == {"test folder (excluded)": 1}
+    assert skips.counts == {"test folder (excluded)": 1, "test file (excluded)": 2}
     files, _ = files_of([str(proj)], include_tests=True)
-    assert [f.path for f in files] == ["pkg/a.py", "tests/test_a.py"]
+    assert [f.path for f in files] == [
+        "pkg/a.py",
+        "pkg/conftest.py",
+        "pkg/test_b.py",
+        "tests/test_a.py",
+    ]
 
 
 def test_folder_of_many_packages_is_many_projects(tmp_path):
@@ -161,6 +168,10 @@ def _tar(path: Path, members: dict[str, bytes]) -> None:
     with tarfile.open(path, "w:gz") as tar:
         for name, data in members.items():
             info = tarfile.TarInfo(name)
+            if name.endswith("/"):  # a folder entry, as real sdists start with
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+                continue
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
 
@@ -183,9 +194,12 @@ def test_pypi_sdist_read_from_cache_without_unpacking(cache):
     _tar(
         cache / "demo_pkg-1.2.0.tar.gz",
         {
+            "demo_pkg-1.2.0/": b"",
             "demo_pkg-1.2.0/src/demo_pkg/core.py": GOOD,
             "demo_pkg-1.2.0/src/demo_pkg/big.py": b"x = 1\n" * 400,
             "demo_pkg-1.2.0/tests/test_core.py": GOOD,
+            "demo_pkg-1.2.0/tests/test_more.py": GOOD,
+            "demo_pkg-1.2.0/src/demo_pkg/conftest.py": GOOD,
             "demo_pkg-1.2.0/setup.cfg": b"[metadata]\n",
         },
     )
@@ -193,7 +207,12 @@ def test_pypi_sdist_read_from_cache_without_unpacking(cache):
     files, skips = files_of(["pypi:demo-pkg"], max_file_bytes=1000)  # newest cached: 1.2.0
     assert [(f.repo, f.path) for f in files] == [("demo-pkg", "src/demo_pkg/core.py")]
     assert files[0].url(1, 3) == "pypi:demo-pkg==1.2.0/src/demo_pkg/core.py#L1-L3"
-    assert skips.counts == {"huge file (> 1,000 bytes)": 1}
+    assert skips.counts == {
+        "huge file (> 1,000 bytes)": 1,
+        "test folder (excluded)": 1,
+        "test file (excluded)": 1,
+    }
+    assert skips.examples["test folder (excluded)"] == ["pypi:demo-pkg==1.2.0/tests"]
     files, _ = files_of(["pypi:demo_pkg==1.1.0"])
     assert [f.path for f in files] == ["demo_pkg/old.py"]
 

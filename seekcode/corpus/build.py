@@ -42,7 +42,12 @@ def iter_functions(
         bar = tqdm(files, desc="corpus", unit=" files", file=sys.stderr, disable=None)
         files = bar
     n_functions = 0
+    seen: set[str] = set()
     for src in files:
+        if src.url_base in seen:  # `stdlib stdlib:json`: same file twice, same urls
+            skips.skip("file listed twice", src.display)
+            continue
+        seen.add(src.url_base)
         extractor = extractor_for(src.path)
         if extractor is None:
             continue

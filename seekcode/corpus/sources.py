@@ -48,6 +48,10 @@ _ALWAYS_SKIPPED_DIRS = {"__pycache__", "node_modules", "site-packages", "dist-pa
 # Test folders: skipped unless SourceOptions.include_tests (the stdlib's `test` package
 # alone is 700 files of tests and deliberately broken sources).
 TEST_DIRS = {"test", "tests", "testing", "idle_test"}
+# Test files outside test folders: test_x.py, x_test.go, conftest.py, x.spec.ts, XTest.java.
+TEST_FILE = re.compile(r"^(?:tests?|test_.+|.+_test|conftest|.+\.(?:test|spec)|.+Tests?)\.\w+$")
+_TEST_REASON = "test folder (excluded)"
+_TEST_FILE_REASON = "test file (excluded)"
 # A folder holding one of these is one project, however many packages it has.
 _PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 # A folder without markers that holds this many packages is a collection of projects.
@@ -250,7 +254,7 @@ def _walk_folder(
             if d.startswith(".") or d in _ALWAYS_SKIPPED_DIRS or (here / d / "pyvenv.cfg").exists():
                 continue
             if d in TEST_DIRS and not options.include_tests:
-                skips.skip("test folder (excluded)", str(here / d))
+                skips.skip(_TEST_REASON, str(here / d))
                 continue
             keep.append(d)
         dirnames[:] = keep  # os.walk descends only into these, in this order
@@ -258,6 +262,9 @@ def _walk_folder(
             if not f.lower().endswith(options.extensions) or f.startswith("."):
                 continue
             path = here / f
+            if TEST_FILE.match(f) and not options.include_tests:
+                skips.skip(_TEST_FILE_REASON, str(path))
+                continue
             rel = path.relative_to(base).as_posix()
             if collection:  # the project is the top-level package, or module for files
                 parts = path.relative_to(root).parts
@@ -414,37 +421,50 @@ def archive_files(
         skips.skip("unreadable archive", f"{archive} ({e})")
 
 
-def _wanted(path: str, options: SourceOptions) -> bool:
+def _wanted(path: str, options: SourceOptions, excluded: set[tuple[str, str]]) -> bool:
+    """Whether an archive member is read; excluded tests go to `excluded` as (reason, path)."""
     parts = PurePosixPath(path).parts
     if not parts or not parts[-1].lower().endswith(options.extensions):
         return False
-    dirs = parts[:-1]
-    if any(p.startswith(".") or p in _ALWAYS_SKIPPED_DIRS or p == ".." for p in parts):
+    if any(p.startswith(".") or p in _ALWAYS_SKIPPED_DIRS for p in parts):
         return False
-    return options.include_tests or not any(p in TEST_DIRS for p in dirs)
+    if options.include_tests:
+        return True
+    for i, part in enumerate(parts[:-1]):
+        if part in TEST_DIRS:
+            excluded.add((_TEST_REASON, "/".join(parts[: i + 1])))  # once per folder
+            return False
+    if TEST_FILE.match(parts[-1]):
+        excluded.add((_TEST_FILE_REASON, path))
+        return False
+    return True
 
 
-def _strip_top(names: list[str]) -> int:
-    """1 if every member sits under one top folder (as in sdists), else 0."""
-    tops = {n.split("/", 1)[0] for n in names if n}
-    return 1 if len(tops) == 1 and all("/" in n for n in names if n) else 0
+def _member_path(name: str, top: str | None) -> str:
+    name = name.removeprefix("./").lstrip("/")
+    return name[len(top) + 1 :] if top and name.startswith(top + "/") else name
 
 
 def _tar_members(
     archive: Path, repo: str, url_base: str, options: SourceOptions, skips: SkipReport
 ) -> Iterator[SourceFile]:
+    # Streamed in archive order: extracting after a full scan would make gzip seek back
+    # to the start for every member.
     with tarfile.open(archive, "r:*") as tar:
-        members = tar.getmembers()
-        cut = _strip_top([m.name.lstrip("./") for m in members])
-        for m in members:
-            path = "/".join(m.name.lstrip("./").split("/")[cut:])
-            if not m.isfile() or not _wanted(path, options):
+        top: str | None = None
+        excluded: set[tuple[str, str]] = set()
+        for i, m in enumerate(tar):
+            name = m.name.removeprefix("./").lstrip("/")
+            if i == 0:  # sdists and npm tarballs hold one top folder: `requests-2.32.3/`
+                top = name.split("/", 1)[0] if (m.isdir() or "/" in name) else None
+            path = _member_path(name, top)
+            if not m.isfile() or not _wanted(path, options, excluded):
                 continue
-            data = _member_bytes(
-                m.size, partial(tar.extractfile, m), options, skips, f"{archive}:{path}"
-            )
+            opener = partial(tar.extractfile, m)
+            data = _member_bytes(m.size, opener, options, skips, f"{url_base}/{path}")
             if data is not None:
                 yield SourceFile(repo, path, f"{url_base}/{path}", data, f"{url_base}/{path}")
+        _count_excluded(excluded, url_base, skips)
 
 
 def _zip_members(
@@ -452,16 +472,25 @@ def _zip_members(
 ) -> Iterator[SourceFile]:
     with zipfile.ZipFile(archive) as zf:
         infos = [i for i in zf.infolist() if not i.is_dir()]
-        cut = 0 if archive.name.endswith(".whl") else _strip_top([i.filename for i in infos])
+        tops = {i.filename.split("/", 1)[0] for i in infos}
+        single_top = len(tops) == 1 and all("/" in i.filename for i in infos)
+        # A wheel's top folders are its packages: nothing to strip.
+        top = tops.pop() if single_top and not archive.name.endswith(".whl") else None
+        excluded: set[tuple[str, str]] = set()
         for info in infos:
-            path = "/".join(info.filename.split("/")[cut:])
-            if not _wanted(path, options):
+            path = _member_path(info.filename, top)
+            if not _wanted(path, options, excluded):
                 continue
-            data = _member_bytes(
-                info.file_size, partial(zf.open, info), options, skips, f"{archive}:{path}"
-            )
+            opener = partial(zf.open, info)
+            data = _member_bytes(info.file_size, opener, options, skips, f"{url_base}/{path}")
             if data is not None:
                 yield SourceFile(repo, path, f"{url_base}/{path}", data, f"{url_base}/{path}")
+        _count_excluded(excluded, url_base, skips)
+
+
+def _count_excluded(excluded: set[tuple[str, str]], url_base: str, skips: SkipReport) -> None:
+    for reason, path in sorted(excluded):
+        skips.skip(reason, f"{url_base}/{path}")
 
 
 def _member_bytes(
