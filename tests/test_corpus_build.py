@@ -171,3 +171,14 @@ def test_command_bad_input_exits_2(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err
     assert err.startswith("seekcode corpus: ") and message in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_whole_stdlib(tmp_path):
+    """The demo's corpus: thousands of records, whole top-level modules per partition."""
+    summary = build(["stdlib"], tmp_path / "std.jsonl.gz", progress=False)
+    assert 3_000 <= summary.written <= 12_000  # 6,084 on CPython 3.11.7
+    assert summary.split.unit == "project" and summary.split.groups["test"] >= 10
+    assert 0.05 <= summary.split.records["test"] / summary.written <= 0.2
+    assert summary.skips.counts["no docstring"] > 0
+    assert "syntax error" not in summary.skips.counts  # lib2to3's broken test data is excluded
