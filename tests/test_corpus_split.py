@@ -61,6 +61,15 @@ def test_three_projects_fill_three_partitions():
     ]
 
 
+def test_a_giant_project_goes_to_train_and_shares_stay_near_target():
+    sizes = {"giant": 1000} | {f"p{i}": 50 for i in range(40)}
+    for seed in range(5):
+        assignment = assign_groups(sizes, seed=seed)
+        assert assignment["giant"] == "train"
+        test = sum(n for g, n in sizes.items() if assignment[g] == "test")
+        assert test / sum(sizes.values()) == pytest.approx(0.1, abs=0.02)
+
+
 def test_single_project_falls_back_to_files_and_says_so():
     recs = records_of({"requests": 40}, files_per_project=10)
     report = partition(recs, seed=0)

@@ -75,7 +75,7 @@ class SourceOptions:
     """How sources are read. Defaults suit building a corpus of real code."""
 
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
-    include_tests: bool = False  # read folders named test/tests/testing/idle_test too
+    include_tests: bool = False  # read TEST_DIRS folders and TEST_FILE files too
     cache_dir: Path | None = None  # default: $SEEKCODE_CACHE or ~/.cache/seekcode
     extensions: tuple[str, ...] = field(default_factory=lambda: tuple(EXTRACTORS))
 

@@ -1,7 +1,8 @@
 """Train/valid/test partition by project, so no test function shares a project with training.
 
 Whole projects (the record's `repo`) are assigned, in a seeded random order, each to
-the partition furthest below its target share of functions. With fewer projects than
+the partition furthest below its target share of functions that it fits in (see
+`assign_groups`). With fewer projects than
 partitions (one pip package, one folder), a project split is impossible: the split
 falls back to whole files, and the report says so.
 """
@@ -48,22 +49,40 @@ def assign_groups(
 ) -> dict[str, str]:
     """Map each group (project) to a partition; depends only on `sizes` and `seed`.
 
-    Groups are visited in a seeded shuffle of their sorted names and each goes to the
-    partition with the largest relative deficit (target - current) / target, so small
-    group counts still give every partition with a positive share at least one group.
+    Groups are visited in a seeded shuffle of their sorted names. First, valid and test
+    (when their share is positive) each get one group that fits their target, so even
+    a handful of projects yields a test set. Then each group goes to the partition
+    with the largest relative deficit among those it fits without overshooting; a group
+    too big for any (a giant project) goes where it overshoots least, i.e. to train.
     """
     shares = check_fractions(fractions)
     total = sum(sizes.values())
     targets = [share * total for share in shares]
+    live = [i for i, t in enumerate(targets) if t > 0]
     current = [0.0] * len(PARTITIONS)
     order = sorted(sizes)
     random.Random(seed).shuffle(order)
-    out = {}
+    out: dict[str, str] = {}
+
+    def put(group: str, i: int) -> None:
+        out[group] = PARTITIONS[i]
+        current[i] += sizes[group]
+
+    if len(order) >= len(live):
+        for i in (i for i in live if i > 0):
+            free = [g for g in order if g not in out]
+            fitting = [g for g in free if sizes[g] <= targets[i]]
+            put(fitting[0] if fitting else min(free, key=lambda g: sizes[g]), i)
     for group in order:
-        live = [i for i, t in enumerate(targets) if t > 0]
-        best = max(live, key=lambda i: ((targets[i] - current[i]) / targets[i], -i))
-        out[group] = PARTITIONS[best]
-        current[best] += sizes[group]
+        if group in out:
+            continue
+        size = sizes[group]
+        fits = [i for i in live if current[i] + size <= targets[i]]
+        if fits:
+            best = max(fits, key=lambda i: ((targets[i] - current[i]) / targets[i], -i))
+        else:
+            best = min(live, key=lambda i: ((current[i] + size - targets[i]) / targets[i], i))
+        put(group, best)
     return out
 
 
