@@ -93,6 +93,27 @@ def test_a_file_listed_twice_is_read_once(messy):
     assert skips.counts["file listed twice"] == 1
 
 
+def test_an_extractor_bug_costs_one_file(messy, monkeypatch):
+    import seekcode.corpus.build as build_module
+
+    real = build_module.extractor_for
+
+    class Exploding:
+        language = "python"
+
+        def extract(self, source: str, path: str):
+            raise RuntimeError("boom")
+
+    def pick(path: str):
+        return Exploding() if path.endswith("mod3.py") else real(path)
+
+    monkeypatch.setattr(build_module, "extractor_for", pick)
+    skips = SkipReport()
+    records = list(iter_records([str(messy)], skips=skips))
+    assert len(records) == 20 - 3
+    assert skips.counts["extractor failed (RuntimeError)"] == 1
+
+
 def test_max_records_is_a_seeded_sample(messy, tmp_path):
     a = build([str(messy)], tmp_path / "a.jsonl", max_records=5, seed=3, progress=False)
     build([str(messy)], tmp_path / "b.jsonl", max_records=5, seed=3, progress=False)
@@ -142,6 +163,7 @@ def test_command_end_to_end(messy, tmp_path, capsys):
     doc = json.loads(captured.out)
     assert doc["records"] == 20 and doc["skipped"] == 10
     assert doc["skips"]["syntax error"] == 1
+    assert doc["seed"] == 1 and doc["filters"]["min_docstring_tokens"] == 3
     assert sum(doc["partitions"].values()) == 20
     assert "wrote 20 records" in captured.err and "syntax error" in captured.err
     assert len(list(read_records(out))) == 20

@@ -6,7 +6,7 @@ import random
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from seekcode.corpus.extract import Function, ParseError, extractor_for
@@ -15,6 +15,7 @@ from seekcode.corpus.jsonl import write_records
 from seekcode.corpus.record import Record
 from seekcode.corpus.skips import SkipReport
 from seekcode.corpus.sources import (
+    DEFAULT_MAX_FILE_BYTES,
     DecodeError,
     SourceFile,
     SourceOptions,
@@ -59,6 +60,9 @@ def iter_functions(
             continue
         except ParseError as e:
             skips.skip("syntax error", f"{src.display} ({e})")
+            continue
+        except Exception as e:  # an extractor bug must cost one file, not the whole run
+            skips.skip(f"extractor failed ({type(e).__name__})", f"{src.display} ({e})")
             continue
         n_functions += len(functions)
         if bar is not None:
@@ -117,6 +121,9 @@ class BuildSummary:
     filters: FilterConfig
     seconds: float
     sources: list[str] = field(default_factory=list)
+    seed: int = 0
+    fractions: tuple[float, ...] = DEFAULT_FRACTIONS
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
 
     def line(self) -> str:
         """One-line summary: records written, per partition, and what was skipped."""
@@ -141,7 +148,12 @@ class BuildSummary:
             "skips": self.skips.as_dict(),
             "skip_examples": self.skips.examples,
             "seconds": round(self.seconds, 3),
+            # How the corpus was made, so it can be made again.
             "sources": self.sources,
+            "seed": self.seed,
+            "fractions": list(self.fractions),
+            "max_file_bytes": self.max_file_bytes,
+            "filters": asdict(self.filters),
         }
 
 
@@ -181,6 +193,9 @@ def build(
         filters=filters or FilterConfig(),
         seconds=time.perf_counter() - start,
         sources=list(sources),
+        seed=seed,
+        fractions=tuple(fractions),
+        max_file_bytes=(options or SourceOptions()).max_file_bytes,
     )
 
 
