@@ -14,6 +14,9 @@ _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)(?:i?b)?\s*$", re.IGNORECASE)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from seekcode.corpus.sources import SOURCE_KINDS  # light: stdlib modules only
+
+    kinds = ", ".join(f"{k}:..." for k in SOURCE_KINDS if k not in ("stdlib", "pypi"))
     p = sub.add_parser(
         "corpus",
         help="extract documented functions from sources into a CodeSearchNet jsonl",
@@ -29,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         nargs="+",
         metavar="SRC",
         help="a folder, a file, 'stdlib' (this Python's standard library; 'stdlib:json,email' "
-        "for some modules), or pypi:NAME[==VERSION] (downloaded with pip, cached)",
+        "for some modules), pypi:NAME[==VERSION] (downloaded with pip, cached)"
+        + (f"; also {kinds}" if kinds else ""),
     )
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="corpus.jsonl[.gz]")
     p.add_argument("--seed", type=int, default=0, help="seed of the split and sampling (0)")
@@ -51,7 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="keep every parsable function, documented or not, duplicates too (for indexing)",
     )
     p.add_argument(
-        "--include-tests", action="store_true", help="also read test/ and tests/ folders"
+        "--include-tests",
+        action="store_true",
+        help="also read test folders (test/, tests/) and files (test_*.py, conftest.py, ...)",
     )
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
