@@ -64,3 +64,16 @@ def test_malformed_corpus_lines_are_skipped_with_reasons(tmp_path, corpus_file, 
     assert json.loads(captured.out)["skipped"] == 3
     assert "line not JSON" in captured.err and "line not UTF-8" in captured.err
     assert "bad.jsonl:10" in captured.err
+
+
+def test_predict_writes_challenge_csv(index_dir, tmp_path, capsys):
+    import csv
+
+    queries = tmp_path / "queries.csv"
+    queries.write_text("query\nmd5 digest of a file\nsend mail\n")
+    out = tmp_path / "model_predictions.csv"
+    assert main(["predict", str(index_dir), "--queries", str(queries), "-o", str(out), "-k", "3"]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 6 and set(rows[0]) == {"query", "language", "identifier", "url"}
+    assert rows[0]["identifier"] == "md5_of_file" and rows[0]["language"] == "python"
+    assert main(["predict", str(index_dir), "--queries", str(queries), "--lang", "cobol"]) == 2

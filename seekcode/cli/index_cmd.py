@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("source", type=Path, help="corpus .jsonl/.jsonl.gz, or a source folder")
     p.add_argument("-o", "--output", type=Path, required=True, help="index directory")
     p.add_argument("--encoder", default="minilm",
-                   help="'minilm' (default, bundled) or a model directory from `seekcode train encoder`")
+                   help="'minilm' (default, bundled), 'minilm-int8' (3x faster) or a model directory from `seekcode train encoder`")
     p.add_argument("--hash", action="store_true",
                    help="also train CoSHC (categories, 128-bit hashing, query classifier)")
     p.add_argument("--watch", action="store_true",

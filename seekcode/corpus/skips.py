@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TextIO
 
 
 @dataclass
@@ -42,7 +43,8 @@ class SkipReport:
         parts = ", ".join(f"{n} {reason}" for reason, n in self.counts.most_common())
         return f"skipped {self.total}: {parts}"
 
-    def print_details(self, file=sys.stderr) -> None:  # type: ignore[no-untyped-def]
+    def print_details(self, file: TextIO | None = None) -> None:
+        file = file or sys.stderr
         for reason, n in self.counts.most_common():
             shown = "; ".join(self.examples.get(reason, []))
             print(f"  {n:>7} {reason}" + (f"  (e.g. {shown})" if shown else ""), file=file)
