@@ -206,3 +206,41 @@ def test_concurrent_searches_while_updates_publish(built: Path) -> None:
     assert not errors, errors[:3]
     assert len(generations) >= 3  # searches ran on several generations as they appeared
     assert final["generation"] == files.current_generation(built).name  # type: ignore[union-attr]
+
+
+class _NotThreadSafe(FakeEncoder):
+    """Fails like a HF fast tokenizer when two threads encode at once; records batch sizes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.busy = threading.Lock()
+        self.batches: list[int] = []
+
+    def encode_queries(self, texts, progress=True):  # type: ignore[no-untyped-def]
+        if not self.busy.acquire(blocking=False):
+            raise RuntimeError("Already borrowed")
+        try:
+            time.sleep(0.02)
+            self.batches.append(len(texts))
+            return super().encode_queries(texts, progress)
+        finally:
+            self.busy.release()
+
+
+def test_concurrent_queries_are_encoded_one_call_at_a_time_in_batches(built: Path) -> None:
+    enc = _NotThreadSafe()
+    index = Index.open(built, enc)
+    expected = {q: index.search(q, k=3)[0].func_name for q in ("handler 11", "handler 15")}
+    enc.batches.clear()
+    results: list[tuple[str, str]] = []
+
+    def search(q: str) -> None:
+        results.append((q, index.search(q, k=3)[0].func_name))
+
+    threads = [threading.Thread(target=search, args=(q,)) for q in list(expected) * 8]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 16 and all(expected[q] == name for q, name in results)
+    assert sum(enc.batches) == 16 and len(enc.batches) < 16  # some queries shared a call

@@ -48,10 +48,43 @@ class IndexError_(Exception):
     """An index that cannot be opened or used as asked; the message names the fix."""
 
 
-# Encoders are not guaranteed to be thread-safe (a HF fast tokenizer raises "Already
-# borrowed" when two threads call it at once), so concurrent searches encode their
-# queries one at a time; the vector scan and the metadata reads run in parallel.
-_QUERY_LOCK = threading.Lock()
+class _QueryBatcher:
+    """Encodes concurrent searches' queries together, one encoder call at a time.
+
+    Encoders are not guaranteed to be thread-safe (a HF fast tokenizer raises "Already
+    borrowed" when two threads call it at once), so calls are serialised; and while one
+    call runs, the queries that arrive wait and then go in one batch, which costs little
+    more than one query (flat combining: whoever holds the lock encodes for everyone).
+    The vector scan and the metadata reads still run in parallel.
+    """
+
+    def __init__(self) -> None:
+        self._encoding = threading.Lock()
+        self._queue = threading.Lock()
+        self._pending: list[tuple[Encoder, str, list[np.ndarray]]] = []
+
+    def encode(self, encoder: Encoder, text: str) -> np.ndarray:
+        slot: list[np.ndarray] = []
+        with self._queue:
+            self._pending.append((encoder, text, slot))
+        with self._encoding:
+            if slot:  # another thread encoded it with its batch
+                return slot[0]
+            with self._queue:
+                batch = [p for p in self._pending if p[0] is encoder]
+                self._pending = [p for p in self._pending if p[0] is not encoder]
+            try:
+                vectors = encoder.encode_queries([t for _, t, _ in batch], progress=False)
+            except BaseException:
+                with self._queue:  # let the others retry on their own
+                    self._pending.extend(p for p in batch if p[2] is not slot)
+                raise
+            for (_, _, s), v in zip(batch, vectors, strict=True):
+                s.append(v[None, :])
+        return slot[0]
+
+
+_QUERIES = _QueryBatcher()
 
 
 # Called after the vectors are stored and before the generation is published:
@@ -353,9 +386,7 @@ class Index:
     def search(self, query: str, k: int = 10, lang: str | None = None,
                path: str | None = None, exact: bool = False) -> list[Hit]:
         """Find the k functions that best match a plain-English description."""
-        encoder = self.encoder
-        with _QUERY_LOCK:
-            q = encoder.encode_queries([query], progress=False)
+        q = _QUERIES.encode(self.encoder, query)
         allowed = self.filter_ids(lang, path)
         if allowed is not None and allowed.size == 0:
             return []
