@@ -111,3 +111,8 @@ def test_typescript_and_tsx():
     assert {f.language for f in fns} == {"typescript"}
     plain = extractor_for("repo.ts").extract(TS_SOURCE.split("/** Renders")[0], "repo.ts")  # type: ignore[union-attr]
     assert [f.name for f in plain] == ["Repo.find", "parse"]
+
+
+def test_declaration_files_have_no_functions():
+    dts = 'class A<T extends import("./b.js").default> {}\nexport function f(): void;\n'
+    assert extractor_for("a.d.ts").extract(dts, "a.d.ts") == []  # type: ignore[union-attr]

@@ -93,12 +93,12 @@ def test_project_rules():
 def test_split_projects_at_branches():
     ruby = "usr/lib/ruby/3.1.0"
     paths = [f"{ruby}/net/http/{i}.rb" for i in range(3)] + [f"{ruby}/set.rb"]
-    paths += [f"{ruby}/rubygems/{i}.rb" for i in range(3)]
+    paths += [f"{ruby}/rubygems/{i}.rb" for i in range(3)] + [f"{ruby}/rubygems.rb"]
     paths += [f"usr/lib/ruby/gems/3.1.0/gems/minitest-5/lib/{i}.rb" for i in range(2)]
     projects = split_projects(paths, limit=3)
     assert projects[f"{ruby}/net/http/0.rb"] == "net"
     assert projects[f"{ruby}/set.rb"] == "set"
-    assert projects[f"{ruby}/rubygems/2.rb"] == "rubygems"
+    assert projects[f"{ruby}/rubygems/2.rb"] == projects[f"{ruby}/rubygems.rb"] == "rubygems"
     assert projects["usr/lib/ruby/gems/3.1.0/gems/minitest-5/lib/1.rb"] == "gems"
     assert set(split_projects(paths, limit=100).values()) == {""}  # small: one project
 

@@ -12,7 +12,8 @@ any network: an unpinned name uses the most recently fetched cached version.
   `golang-*-src` ship them. A big package holds many projects, so the project (the
   unit of the train/valid/test split) is, by language: Java, the package name's
   first two parts (three under com/org/net/...: `java.util`, `com.sun.net`); Go, the
-  first two folders under `src/` (`net/http`); other languages, the whole package,
+  first two folders under `src/` (`net/http`), three for module paths
+  (`github.com/spf13/cobra`); other languages, the whole package,
   unless it has more than 300 source files: then the folders where its tree
   branches (`split_projects`; `libruby3.1`: `bundler`, `rubygems`, `set`, ...).
   `repo` is `DEBNAME/PROJECT`. Documentation, examples and `testdata` are left out.
@@ -210,25 +211,24 @@ def split_projects(paths: list[str], limit: int = SPLIT_FILES) -> dict[str, str]
     out: dict[str, str] = {}
 
     def assign(group: list[tuple[str, ...]], depth: int, name: str) -> None:
-        while True:
-            dirs = {p[depth] for p in group if len(p) > depth + 1}
-            if len(dirs) == 1 and all(len(p) > depth + 1 for p in group):
-                depth += 1
-                continue
-            break
+        # Every path in `group` is longer than `depth`; walk through folder chains.
+        while all(len(p) > depth + 1 for p in group) and len({p[depth] for p in group}) == 1:
+            depth += 1
         if len(group) <= limit:
             for p in group:
                 out["/".join(p)] = name
             return
         branches: dict[str, list[tuple[str, ...]]] = {}
-        for p in group:
+        for p in group:  # `net.rb` and `net/` are one project
             key = p[depth] if len(p) > depth + 1 else PurePosixPath(p[depth]).stem
             branches.setdefault(key, []).append(p)
         for key, members in sorted(branches.items()):
-            if len(members) == 1 and len(members[0]) == depth + 1:
-                out["/".join(members[0])] = key
-            else:
-                assign(members, depth + 1, key)
+            inside = [p for p in members if len(p) > depth + 1]
+            for p in members:
+                if len(p) == depth + 1:
+                    out["/".join(p)] = key
+            if inside:
+                assign(inside, depth + 1, key)
 
     assign([tuple(PurePosixPath(p).parts) for p in paths], 0, "")
     return out
@@ -254,7 +254,10 @@ def _project(package: str, path: PurePosixPath, data: bytes, default: str) -> st
     if suffix == ".go" and "src" in path.parts:
         below = path.parts[len(path.parts) - path.parts[::-1].index("src") :][:-1]
         if below:
-            return f"{package}/{'/'.join(below[:2])}"
+            # `net/http` in the standard library; a module path (`github.com/u/repo`,
+            # `golang.org/x/net`) starts with a domain and has three parts.
+            depth = 3 if "." in below[0] else 2
+            return f"{package}/{'/'.join(below[:depth])}"
     return f"{package}/{default}" if default else package
 
 
