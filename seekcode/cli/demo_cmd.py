@@ -20,8 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="corpus -> index -> eval -> example searches on the stdlib")
     p.add_argument("--workdir", type=Path, default=Path("runs/demo"),
                    help="where the corpus and index go (re-runs reuse them)")
-    p.add_argument("--max-records", type=int, default=8000,
-                   help="functions to index (a seeded subset; default 8000, 0 = all)")
+    p.add_argument("--max-records", type=int, default=0,
+                   help="index a seeded subset of N functions (default 0: all, about 6,000)")
     p.add_argument("--no-hash", action="store_true", help="skip training CoSHC")
     p.set_defaults(run=run)
 
