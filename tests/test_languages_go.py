@@ -76,3 +76,11 @@ def test_one_broken_function_does_not_cost_the_file():
     source = "package x\n\n" + good + "func Bad() {\n\treturn (\n}\n"
     names = [f.name for f in extractor_for("x.go").extract(source, "x.go")]  # type: ignore[union-attr]
     assert len(names) == 40 and "Bad" not in names
+
+
+def test_non_ascii_text_keeps_spans_and_indentation():
+    source = 'package x\n\n// Grüße returns a greeting — in German.\nfunc Grüße() string {\n\treturn "ÄÖÜ"\n}\n'
+    (fn,) = extractor_for("x.go").extract(source, "x.go")  # type: ignore[union-attr]
+    assert fn.name == "Grüße" and fn.docstring == "Grüße returns a greeting — in German."
+    assert fn.code == 'func Grüße() string {\n\treturn "ÄÖÜ"\n}'
+    assert (fn.start_line, fn.end_line) == (4, 6)
