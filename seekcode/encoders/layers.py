@@ -1,0 +1,193 @@
+"""Torch building blocks of the trainable encoders: sequence bodies, pooling, layer mixing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+POOLINGS = ("mean", "max", "attention")
+
+
+@dataclass
+class SequenceConfig:
+    """One sequence encoder: token ids in, one vector out.
+
+    `arch`: nbow | cnn | rnn | selfatt. `pooling`: a subset of mean, max, attention;
+    more than one is the paper's hybrid pooling (a learned mix). `combine_layers`:
+    pool a learned weighted sum of every layer's output (embeddings included)
+    instead of the last layer's.
+    """
+
+    arch: str = "nbow"
+    dim: int = 128
+    layers: int = 2
+    heads: int = 4
+    max_len: int = 96
+    dropout: float = 0.1
+    pooling: tuple[str, ...] = ("attention",)
+    combine_layers: bool = False
+    kernel: int = 5
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    m = mask.unsqueeze(-1).to(x.dtype)
+    return (x * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+
+def masked_max(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return x.masked_fill(~mask.unsqueeze(-1), float("-inf")).max(1).values
+
+
+class AttentionPooling(nn.Module):
+    """Attention-weighted average (UNIF): a learned score per token, softmax over the tokens."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.score = nn.Linear(dim, 1, bias=False)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        s = self.score(x).squeeze(-1).masked_fill(~mask, float("-inf"))
+        return (torch.softmax(s, dim=1).unsqueeze(-1) * x).sum(1)
+
+
+class HybridPooling(nn.Module):
+    """A learned convex mix of mean, max and attention-weighted pooling (any subset)."""
+
+    def __init__(self, dim: int, modes: tuple[str, ...] = POOLINGS):
+        super().__init__()
+        unknown = set(modes) - set(POOLINGS)
+        if not modes or unknown:
+            raise ValueError(f"pooling must be a non-empty subset of {POOLINGS}, got {modes}")
+        self.modes = tuple(modes)
+        self.attention = AttentionPooling(dim) if "attention" in modes else None
+        # Equal weights at start; softmax keeps the mix convex.
+        self.mix = nn.Parameter(torch.zeros(len(modes))) if len(modes) > 1 else None
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        pooled = []
+        for mode in self.modes:
+            if mode == "mean":
+                pooled.append(masked_mean(x, mask))
+            elif mode == "max":
+                pooled.append(masked_max(x, mask))
+            else:
+                assert self.attention is not None
+                pooled.append(self.attention(x, mask))
+        if self.mix is None:
+            return pooled[0]
+        w = torch.softmax(self.mix, dim=0)
+        return sum(wi * p for wi, p in zip(w, pooled, strict=True))  # type: ignore[return-value]
+
+
+class LayerCombination(nn.Module):
+    """ELMo-style scalar mix: gamma * sum_i softmax(s)_i * layer_i."""
+
+    def __init__(self, n_layers: int):
+        super().__init__()
+        self.weights = nn.Parameter(torch.zeros(n_layers))
+        self.gamma = nn.Parameter(torch.ones(()))
+
+    def forward(self, layers: list[torch.Tensor]) -> torch.Tensor:
+        w = torch.softmax(self.weights, dim=0)
+        return self.gamma * sum(wi * h for wi, h in zip(w, layers, strict=True))  # type: ignore[operator]
+
+
+class SequenceEncoder(nn.Module):
+    """Embedding, a body (nothing, convolutions, a biLSTM or self-attention), pooling."""
+
+    def __init__(self, vocab_size: int, cfg: SequenceConfig):
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.dim
+        self.embed = nn.Embedding(vocab_size, d, padding_idx=0)
+        # N(0, 1) rows would take Adam hundreds of steps to move; CPU budgets have few.
+        nn.init.normal_(self.embed.weight, std=0.1)
+        with torch.no_grad():
+            self.embed.weight[0].zero_()
+        self.drop = nn.Dropout(cfg.dropout)
+        self.convs = nn.ModuleList()
+        self.rnn: nn.LSTM | None = None
+        self.blocks = nn.ModuleList()
+        self.pos: nn.Embedding | None = None
+        if cfg.arch == "cnn":
+            self.convs.extend(
+                nn.Conv1d(d, d, cfg.kernel, padding=cfg.kernel // 2) for _ in range(cfg.layers)
+            )
+        elif cfg.arch == "rnn":
+            self.rnn = nn.LSTM(d, d // 2, num_layers=cfg.layers, bidirectional=True,
+                               batch_first=True, dropout=cfg.dropout if cfg.layers > 1 else 0.0)
+        elif cfg.arch == "selfatt":
+            self.pos = nn.Embedding(cfg.max_len, d)
+            # Post-norm: every layer's output is layer-normalised, so a weighted sum of
+            # layers mixes vectors of one scale.
+            self.blocks.extend(
+                nn.TransformerEncoderLayer(d, cfg.heads, 2 * d, cfg.dropout, batch_first=True,
+                                           activation="gelu")
+                for _ in range(cfg.layers)
+            )
+        elif cfg.arch != "nbow":
+            raise ValueError(f"unknown sequence architecture {cfg.arch!r}")
+        n_outputs = 1 + (len(self.convs) or len(self.blocks) or (1 if self.rnn else 0))
+        self.combine = LayerCombination(n_outputs) if cfg.combine_layers and n_outputs > 1 else None
+        self.pool = HybridPooling(d, tuple(cfg.pooling))
+
+    def layer_outputs(self, ids: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+        """The embeddings and each layer's output, (batch, len, dim) each."""
+        x = self.embed(ids)
+        if self.pos is not None:
+            x = x + self.pos(torch.arange(ids.shape[1], device=ids.device))
+        x = self.drop(x)
+        outs = [x]
+        keep = mask.unsqueeze(-1).to(x.dtype)
+        for conv in self.convs:
+            # Residual convolutions; padding is zeroed so it never leaks into a window.
+            x = x + self.drop(torch.relu(conv((x * keep).transpose(1, 2)).transpose(1, 2)))
+            outs.append(x)
+        if self.rnn is not None:
+            lengths = mask.sum(1).clamp(min=1).cpu()
+            packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True,
+                                                       enforce_sorted=False)
+            y, _ = self.rnn(packed)
+            y, _ = nn.utils.rnn.pad_packed_sequence(y, batch_first=True,
+                                                    total_length=ids.shape[1])
+            outs.append(y)
+        for block in self.blocks:
+            x = block(x, src_key_padding_mask=~mask)
+            outs.append(x)
+        return outs
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        mask = ids != 0
+        if self.cfg.arch == "nbow":
+            return self.drop(self._bag(ids, mask))
+        outs = self.layer_outputs(ids, mask)
+        h = self.combine(outs) if self.combine is not None else outs[-1]
+        return self.pool(h, mask)
+
+    def _bag(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Pooling of a bag of words without materialising (batch, len, dim).
+
+        The same function as pooling the embeddings, several times cheaper on CPU:
+        a token's attention score is linear in its embedding, so it is a lookup too.
+        """
+        weight = self.embed.weight
+        pooled = []
+        for mode in self.pool.modes:
+            if mode == "attention":
+                assert self.pool.attention is not None
+                token_scores = (weight @ self.pool.attention.score.weight.squeeze(0))[ids]
+                w = torch.softmax(token_scores.masked_fill(~mask, float("-inf")), dim=1)
+                pooled.append(F.embedding_bag(ids, weight, mode="sum", per_sample_weights=w))
+            else:
+                pooled.append(F.embedding_bag(ids, weight, mode=mode, padding_idx=0))
+        if self.pool.mix is None:
+            return pooled[0]
+        mix = torch.softmax(self.pool.mix, dim=0)
+        return sum(wi * p for wi, p in zip(mix, pooled, strict=True))  # type: ignore[return-value]
+
+
+def l2norm(x: torch.Tensor) -> torch.Tensor:
+    return F.normalize(x, dim=-1)

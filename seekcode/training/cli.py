@@ -1,0 +1,64 @@
+"""`seekcode train encoder`: train an encoder on (docstring, code) pairs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from seekcode.training.config import MODELS, TrainConfig
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, choices=MODELS, help="encoder type to train")
+    p.add_argument("--corpus", required=True, type=Path,
+                   help="training records (jsonl[.gz] or a folder); without --valid, "
+                        "partition 'train' trains and 'valid' validates")
+    p.add_argument("--valid", type=Path, help="validation records for early stopping")
+    p.add_argument("-o", "--out", required=True, type=Path, help="model directory to write")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="time budget for this run (default 10)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--epochs", type=int, default=None, help="maximum number of epochs")
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--no-mining", action="store_true",
+                   help="no negatives mined with the previous epoch's model")
+    p.add_argument("--restart", action="store_true",
+                   help="ignore an existing checkpoint in the model directory")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--json", action="store_true", help="print the training summary as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from seekcode.corpus.jsonl import read_records
+    from seekcode.corpus.skips import SkipReport
+    from seekcode.training.data import split_partitions
+    from seekcode.training.trainer import Trainer
+
+    cfg = TrainConfig.for_model(
+        args.model, seed=args.seed, max_minutes=args.max_minutes, batch_size=args.batch_size,
+        max_epochs=args.epochs, lr=args.lr, threads=args.threads,
+        mined_negatives=False if args.no_mining else None,
+    )
+    skips = SkipReport()
+    records = list(read_records(args.corpus, skips))
+    if args.valid is not None:
+        train, valid = [r for r in records if r.partition != "valid"] or records, list(
+            read_records(args.valid, skips))
+    else:
+        train, valid = split_partitions(records)
+    if not train:
+        raise ValueError(f"{args.corpus}: no training records (partition 'train' or none)")
+    result = Trainer(cfg, args.out, progress=not args.quiet).fit(train, valid, restart=args.restart)
+    summary = {"model": str(args.out.resolve()), **asdict(result)}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"{args.out}: {args.model}, valid MRR {result.best_mrr:.4f} ({result.stopped}); "
+              f"index with: seekcode index CORPUS -o INDEX --encoder {args.out}", file=sys.stderr)
+    return 0
