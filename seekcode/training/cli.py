@@ -23,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--epochs", type=int, default=None, help="maximum number of epochs")
     p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default 1; 0: torch's default)")
     p.add_argument("--no-mining", action="store_true",
                    help="no negatives mined with the previous epoch's model")
     p.add_argument("--restart", action="store_true",
