@@ -149,7 +149,11 @@ def _deb_tree(cache: Path, name: str, version: str) -> Path:
     tmp = tempfile.mkdtemp(dir=cache, prefix=".unpack-")
     try:
         _run(["dpkg-deb", "-x", str(deb), tmp], cwd=tmp, what=f"deb:{name}")
-        os.replace(tmp, target)  # atomic: a half-unpacked tree is never taken as cached
+        try:
+            os.replace(tmp, target)  # atomic: a half-unpacked tree is never taken as cached
+        except OSError:
+            if not target.is_dir():
+                raise  # else another run unpacked the same package first: use theirs
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     deb.unlink()  # the unpacked tree is the cache; the .deb would double the disk
