@@ -167,3 +167,42 @@ def test_watch_reindexes_on_change_and_stops(tmp_path: Path) -> None:
     assert len(updates) >= 2
     index = Index.open(out)
     assert index.search("resize an image", k=1)[0].func_name == "resize_image"
+
+
+def _age(root: Path, seconds: float) -> None:
+    """Set every file's mtime `seconds` into the past (the cache skips just-written files)."""
+    t = time.time() - seconds
+    for p in [root] if root.is_file() else root.rglob("*"):
+        if p.is_file():
+            os.utime(p, (t, t))
+
+
+def test_unchanged_files_are_not_parsed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from seekcode.corpus.python import PythonExtractor
+
+    root = make_project(tmp_path / "proj")
+    _age(root, 3600)
+    out = tmp_path / "idx"
+    update(root, out, FakeEncoder())
+    parsed: list[str] = []
+    original = PythonExtractor.extract
+
+    def counting(self, source, path):  # type: ignore[no-untyped-def]
+        parsed.append(path)
+        return original(self, source, path)
+
+    monkeypatch.setattr(PythonExtractor, "extract", counting)
+    _, again = update(root, out, FakeEncoder())
+    assert again.unchanged and parsed == []
+
+    io = root / "pkg/io.py"
+    io.write_text(io.read_text().replace("json.load(f)", "json.loads(f.read())"))
+    _age(io, 1800)  # an old mtime, but another one: the file is parsed again
+    _, changed = update(root, out, FakeEncoder())
+    assert parsed == ["pkg/io.py"]
+    assert changed.encoded == 1 and not changed.unchanged
+
+    (root / "pkg/net.py").unlink()
+    parsed.clear()
+    _, removed = update(root, out, FakeEncoder())
+    assert parsed == [] and removed.removed == 2 and removed.records == 3

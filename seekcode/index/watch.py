@@ -59,12 +59,15 @@ def update(
     root = Path(root).resolve()
     skips = skips if skips is not None else SkipReport()
     before = _current_functions(Path(out))
-    records = list(iter_repo_records(root, skips, progress=progress))
+    # Files unchanged since the last update are not parsed again (INDEX/.cache/files.sqlite).
+    cache = Path(out) / ".cache" / "files.sqlite"
+    records = list(iter_repo_records(root, skips, progress=progress, cache=cache))
     extras = {"source": str(root), **(extras or {})}
     index, stats = Index.build(records, out, encoder, progress=progress, hooks=hooks,
                                extras=extras)
     # By (path, name), not url: an edit above a function moves its lines, not the function.
-    after = {(r.path, r.func_name) for r in records}
+    # Read back from the index: records sharing a url were dropped there.
+    after = set(index.db.execute("SELECT path, func_name FROM records"))
     result = UpdateResult(
         records=stats["records"], encoded=stats["encoded"], reused=stats["reused"],
         added=len(after - before), removed=len(before - after),
