@@ -91,7 +91,8 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             server.kill()
     data: dict[str, Any] = {
-        "machine": machine(), "encoder": args.encoder, "source": str(source),
+        "machine": machine(), "load_average_1m": round(os.getloadavg()[0], 1),
+        "encoder": args.encoder, "source": str(source),
         "functions": count, "index_update": built.summary(), "index_seconds": round(build_s, 1),
         "server_startup_s": round(startup_s, 2), "requests_asked": args.requests,
         "concurrency": args.concurrency, **result, "serial": serial,
@@ -206,7 +207,8 @@ def _markdown(d: dict[str, Any]) -> str:
     return f"""# seekcode serve: load on loopback
 
 `python benchmarks/bench_server.py --encoder {d['encoder']} --requests {d['requests_asked']} --concurrency {d['concurrency']}`
-on {d['machine']['cpus']} CPUs (shared), {d['machine']['date']}.
+on {d['machine']['cpus']} CPUs shared with other work (1-minute load average
+{d['load_average_1m']} at the end of the run), {d['machine']['date']}.
 
 Index: {d['functions']:,} functions from `{Path(d['source']).name}/` (last update:
 {d['index_update']}), encoder `{d['encoder']}`. Server: `seekcode serve` (uvicorn, one process), started in
@@ -223,7 +225,8 @@ concurrency it includes queueing. The server's `took_ms` (query encoding, includ
 the wait for the encoder, + vector scan + metadata) was p50 {srv['p50']} ms, p99
 {srv['p99']} ms at concurrency {d['concurrency']}. The encoder runs one call at a time
 (tokenizers are not thread-safe); queries that arrive meanwhile are encoded together
-in the next call, so throughput under load is bounded by batched encoding.
+in the next call, so throughput under load is bounded by batched encoding. The server
+runs torch with one thread per encoding (`seekcode serve --threads 1`, the default).
 Mean latency {lat['mean']} ms.
 """
 
