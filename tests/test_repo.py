@@ -206,3 +206,19 @@ def test_unchanged_files_are_not_parsed_again(tmp_path: Path, monkeypatch: pytes
     parsed.clear()
     _, removed = update(root, out, FakeEncoder())
     assert parsed == [] and removed.removed == 2 and removed.records == 3
+
+
+def test_watch_ignores_its_own_index_git_and_non_sources(tmp_path: Path) -> None:
+    from seekcode.index.watch import _SourceChanges
+
+    root = tmp_path / "proj"
+    wanted = _SourceChanges(root, root / "idx")
+    assert wanted(None, str(root / "pkg" / "io.py"))
+    assert wanted(None, str(root / "web" / "app.ts")) == (extractor_for("app.ts") is not None)
+    assert wanted(None, str(root / "sub" / ".gitignore"))
+    assert wanted(None, str(root / "pkg"))  # a moved or deleted folder
+    assert not wanted(None, str(root / "idx" / "gen-000002" / "meta.sqlite"))
+    assert not wanted(None, str(root / ".git" / "index"))
+    assert not wanted(None, str(root / "node_modules" / "x" / "a.js"))
+    assert not wanted(None, str(root / "README.md"))
+    assert not wanted(None, str(tmp_path / "elsewhere.py"))

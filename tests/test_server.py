@@ -192,3 +192,10 @@ def test_real_encoder_end_to_end(tmp_path: Path, project: Path) -> None:
                             ("checksum of a file", "md5_of_file")]:
         hits = c.get("/search", params={"q": query, "k": 1}).json()["hits"]
         assert hits[0]["func_name"] == expected, query
+
+
+def test_serve_binds_loopback_by_default() -> None:
+    from seekcode.cli import build_parser
+
+    args = build_parser().parse_args(["serve", "INDEX"])
+    assert (args.host, args.port, args.threads) == ("127.0.0.1", 8000, 1)
