@@ -57,7 +57,7 @@ def _start_build(out: Path, version: int, delay: float, hang: bool = False) -> s
                              "hang" if hang else "-"], stdout=subprocess.PIPE, text=True)
 
 
-def _wait(cond, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+def _wait(cond, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while not cond():
         if time.monotonic() > deadline:
@@ -75,12 +75,12 @@ def test_sigkill_mid_encode_keeps_old_index_and_rerun_resumes(tmp_path: Path) ->
     old_gen = files.current_generation(out)
     parts = VectorCache(out, FakeEncoder().id).dir
 
-    proc = _start_build(out, 2, delay=0.02)  # 8 functions every 0.16 s
-    _wait(lambda: len(list(parts.glob("part-*.npz"))) >= 3)
+    proc = _start_build(out, 2, delay=0.05)  # 8 functions every 0.4 s, 15 chunks
+    _wait(lambda: len(list(parts.glob("part-*.npz"))) >= 2)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     cached = len(list(parts.glob("part-*.npz"))) * CHUNK
-    assert 3 * CHUNK <= cached < N, "killed too late to show anything"
+    assert 2 * CHUNK <= cached < N, "killed too late to show anything"
 
     # The old generation is still current, intact (full checksums), and answers.
     assert files.current_generation(out) == old_gen
@@ -196,15 +196,15 @@ def test_concurrent_searches_while_updates_publish(built: Path) -> None:
         for t in threads:
             t.start()
         for version in range(2, 7):  # five updates, each a new generation
-            Index.build(make_records(version, n=20), built, FakeEncoder(), progress=False)
-            time.sleep(0.1)
-        time.sleep(0.3)
+            index, _ = Index.build(make_records(version, n=20), built, FakeEncoder(),
+                                   progress=False)
+            _wait(lambda: index.gen.name in generations)  # noqa: B023 - waited for here
         done.set()
         for t in threads:
             t.join(timeout=10)
         final = httpx.get(f"{url}/health").json()
     assert not errors, errors[:3]
-    assert len(generations) >= 3  # searches ran on several generations as they appeared
+    assert len(generations) >= 5  # searches ran on each new generation as it appeared
     assert final["generation"] == files.current_generation(built).name  # type: ignore[union-attr]
 
 
