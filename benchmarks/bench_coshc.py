@@ -1,0 +1,514 @@
+"""CoSHC against exact search and the peers a user would pick instead, one thread.
+
+    python benchmarks/bench_coshc.py --index INDEX [--pools 10000,100000,1000000]
+    python benchmarks/bench_coshc.py --arrays PREFIX   # PREFIX_code.npy, PREFIX_query.npy, PREFIX.jsonl
+
+Trains CoSHC on the train partition's (docstring summary, code) pairs, twice: the
+paper's recipe and seekcode's. Evaluates on the test partition's docstring summaries
+(each query's relevant record is its own function) against pools of 10K, 100K and 1M
+records; pools beyond the real corpus are filled with noise-perturbed copies of real
+vectors (the report says how many and how noisy). Compares, on the same vectors:
+exact float search, CoSHC (paper, seekcode, the paper's ablations), sign-binarised
+embeddings + cosine rescoring at the same candidate budget (sentence-transformers' and
+Qdrant's binary quantization, 384 bits, and sign of a rotation at the learned codes'
+bit counts), and FAISS IndexHNSWFlat with efSearch tuned to CoSHC's R@1. Writes
+benchmarks/out/coshc.{json,md,png} and benchmarks/results/coshc.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import OUT, machine, single_thread, write_report  # noqa: E402
+
+single_thread()  # before numpy/faiss/torch are imported
+
+import numpy as np  # noqa: E402
+
+RECALL_SWEEP = (100, 200, 500, 1000, 2000, 5000)
+ACCURACY_THREADS = 2  # untimed accuracy passes may use both cores
+EF_SWEEP = (8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# ---- data -------------------------------------------------------------------------------
+@dataclass
+class Data:
+    vectors: np.ndarray  # (n, dim) code vectors of the real corpus
+    train: np.ndarray  # row ids of training pairs
+    train_queries: np.ndarray  # their docstring-summary vectors
+    test: np.ndarray  # row ids of held-out pairs (the evaluation queries' relevant records)
+    test_queries: np.ndarray
+    source: str
+
+
+def load_arrays(prefix: str, max_test: int, seed: int) -> Data:
+    from seekcode.corpus.jsonl import read_records
+
+    code = np.load(f"{prefix}_code.npy")
+    query = np.load(f"{prefix}_query.npy")
+    parts = np.array([r.partition for r in read_records(f"{prefix}.jsonl")])
+    train = np.flatnonzero(parts == "train")
+    test = np.flatnonzero(parts != "train")
+    test = np.sort(np.random.default_rng(seed).permutation(test)[:max_test])
+    return Data(code, train, query[train], test, query[test], f"arrays {prefix}")
+
+
+def load_index(path: str, max_test: int, max_train: int, seed: int) -> Data:
+    """Vectors of a seekcode index; query vectors encoded once and cached in benchmarks/out."""
+    from seekcode.hashing.train import training_ids
+    from seekcode.index.store import Index
+
+    index = Index.open(path)
+    records = list(index.iter_records())
+    rng = np.random.default_rng(seed)
+    train = training_ids(records)
+    if not any(r.partition == "train" for r in records):
+        raise SystemExit(f"{path}: no train partition; the benchmark needs a held-out split")
+    if max_train and len(train) > max_train:
+        train = np.sort(rng.choice(train, max_train, replace=False))
+    test = np.array([i for i, r in enumerate(records) if r.partition in ("test", "valid")
+                     and r.query_text], dtype=np.int64)
+    test = np.sort(rng.permutation(test)[:max_test])
+    cache = OUT / "cache" / f"{Path(path).resolve().name}-{index.gen.name}-{seed}-{max_train}-{max_test}.npz"
+    if cache.exists():
+        z = np.load(cache)
+        tq, eq = z["train"], z["test"]
+    else:
+        log(f"encoding {len(train)} + {len(test)} docstring summaries (cached in {cache})")
+        enc = index.encoder
+        tq = enc.encode_queries([records[i].query_text for i in train])
+        eq = enc.encode_queries([records[i].query_text for i in test])
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, train=tq, test=eq)
+    return Data(np.asarray(index.vectors), train, tq, test, eq,
+                f"index {path} ({index.manifest['encoder']['id']})")
+
+
+def noise_sigma(vectors: np.ndarray, rng: np.random.Generator) -> float:
+    """Noise norm giving copies as close to their source as real nearest neighbours are.
+
+    The median nearest-neighbour cosine c of a sample; a copy v + s g/|g| renormalised
+    has cosine 1/sqrt(1 + s^2) to v, so s = sqrt(1/c^2 - 1).
+    """
+    sample = vectors[rng.choice(len(vectors), min(2000, len(vectors)), replace=False)]
+    sims = sample @ vectors.T
+    sims[sims > 0.9999] = -1  # the record itself (and exact duplicates)
+    c = float(np.median(sims.max(axis=1)))
+    return float(np.sqrt(1 / c**2 - 1))
+
+
+def make_pool(data: Data, size: int, sigma: float, seed: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """(pool vectors, relevant row of each test query in the pool, number of synthetic rows)."""
+    rng = np.random.default_rng(seed)
+    n = len(data.vectors)
+    if size <= n:
+        others = np.setdiff1d(np.arange(n), data.test)
+        keep = np.sort(np.concatenate([data.test, rng.choice(others, size - len(data.test), replace=False)]))
+        return data.vectors[keep], np.searchsorted(keep, data.test), 0
+    extra = size - n
+    pool = np.empty((size, data.vectors.shape[1]), dtype=np.float32)
+    pool[:n] = data.vectors
+    for s in range(0, extra, 100_000):
+        m = min(100_000, extra - s)
+        src = data.vectors[rng.integers(0, n, m)]
+        g = rng.standard_normal(src.shape).astype(np.float32)
+        g *= sigma / np.linalg.norm(g, axis=1, keepdims=True)
+        v = src + g
+        pool[n + s : n + s + m] = v / np.linalg.norm(v, axis=1, keepdims=True)
+    return pool, data.test.copy(), extra
+
+
+# ---- methods ----------------------------------------------------------------------------
+@dataclass
+class Trained:
+    name: str
+    config: Any
+    heads: Any
+    classifier: Any
+    centroids: np.ndarray
+    stats: dict[str, Any]
+
+
+def train_variant(name: str, config: Any, data: Data) -> Trained:
+    from seekcode.hashing import clusters
+    from seekcode.hashing.classifier import train_classifier
+    from seekcode.hashing.train import train_hash_module
+
+    log(f"training {name}: {config}")
+    t0 = time.perf_counter()
+    centroids = clusters.kmeans(data.vectors, config.k, seed=config.seed)
+    vc, vd = data.vectors[data.train], data.train_queries
+    if config.max_pairs and len(vc) > config.max_pairs:
+        pick = np.random.default_rng(config.seed).choice(len(vc), config.max_pairs, replace=False)
+        vc, vd = vc[pick], vd[pick]
+    heads, hstats = train_hash_module(vc, vd, config, progress=True)
+    clf, cstats = train_classifier(vd, clusters.assign(vc, centroids), config.k,
+                                   config.classifier_hidden or vd.shape[1], config.classifier_epochs,
+                                   config.classifier_lr, config.batch_size, config.seed)
+    stats = {"hash": hstats, "classifier": cstats, "pairs": len(vc),
+             "seconds": round(time.perf_counter() - t0, 1)}
+    log(f"trained {name} in {stats['seconds']} s, classifier {cstats}")
+    return Trained(name, config, heads, clf, centroids, stats)
+
+
+def coshc_searcher(t: Trained, pool: np.ndarray, codes: np.ndarray | None = None) -> Any:
+    from seekcode.hashing import clusters
+    from seekcode.hashing.searcher import CoSHCSearcher
+
+    codes = t.heads.codes(pool, "code") if codes is None else codes
+    return CoSHCSearcher(pool, codes, clusters.assign(pool, t.centroids), t.heads, t.classifier,
+                         t.config, name=t.name)
+
+
+def sign_searcher(pool: np.ndarray, proj: np.ndarray | None, recall: int, name: str) -> Any:
+    """Binary quantization + rescoring: sign(P v) codes, Hamming top-N, cosine re-rank.
+
+    Expressed as a one-layer, one-category CoSHC so recall and re-rank are the same code.
+    """
+    from seekcode.hashing.classifier import CategoryClassifier
+    from seekcode.hashing.config import HashConfig
+    from seekcode.hashing.model import HashHeads
+
+    dim = pool.shape[1]
+    p = np.eye(dim, dtype=np.float32) if proj is None else proj.astype(np.float32)
+    w = {f"{h}.mlp.0.{k}": v for h in ("code", "desc")
+         for k, v in (("weight", p), ("bias", np.zeros(len(p), np.float32)))}
+    heads = HashHeads(w, dim)
+    one = CategoryClassifier({"0.weight": np.zeros((1, dim), np.float32), "0.bias": np.zeros(1, np.float32),
+                              "2.weight": np.zeros((1, 1), np.float32), "2.bias": np.zeros(1, np.float32)})
+    from seekcode.hashing.searcher import CoSHCSearcher
+
+    return CoSHCSearcher(pool, heads.codes(pool, "code"), np.zeros(len(pool), np.int32), heads, one,
+                         HashConfig(k=1, bits=len(p), routing="none"), routing="none",
+                         recall=recall, name=name)
+
+
+class HNSWSearcher:
+    """FAISS IndexHNSWFlat (inner product); rank among the top 10 it returns."""
+
+    def __init__(self, pool: np.ndarray, m: int, ef_construction: int, threads: int):
+        import faiss
+
+        self.name = "hnsw"
+        self.index = faiss.IndexHNSWFlat(pool.shape[1], m, faiss.METRIC_INNER_PRODUCT)
+        self.index.hnsw.efConstruction = ef_construction
+        faiss.omp_set_num_threads(threads)  # building only; searches are timed on one thread
+        t0 = time.perf_counter()
+        self.index.add(np.ascontiguousarray(pool))
+        self.build_seconds = time.perf_counter() - t0
+        faiss.omp_set_num_threads(ACCURACY_THREADS)
+        self.ef = 64
+
+    def set_ef(self, ef: int) -> None:
+        self.ef = ef
+        self.index.hnsw.efSearch = max(ef, 10)
+
+    def rank(self, queries: np.ndarray, relevant: list[np.ndarray]) -> np.ndarray:
+
+        scores, ids = self.index.search(np.ascontiguousarray(queries), 10)
+        ranks = np.full(len(queries), np.inf)
+        for j, rel in enumerate(relevant):
+            hit = np.isin(ids[j], rel)
+            if hit.any():
+                ranks[j] = float(np.count_nonzero(scores[j] >= scores[j][hit].max()))
+        return ranks
+
+    def time_query(self, query: np.ndarray, k: int) -> tuple[float, float]:
+        t0 = time.perf_counter()
+        self.index.search(query[None, :], k)
+        return (time.perf_counter() - t0) * 1000, 0.0
+
+    def bytes_per_record(self) -> float:
+        import faiss
+
+        return len(faiss.serialize_index(self.index)) / self.index.ntotal
+
+
+# ---- measuring --------------------------------------------------------------------------
+def metrics(ranks: np.ndarray) -> dict[str, float]:
+    return {"r@1": float(np.mean(ranks <= 1)), "r@5": float(np.mean(ranks <= 5)),
+            "r@10": float(np.mean(ranks <= 10)), "mrr": float(np.mean(1.0 / ranks))}
+
+
+def timing(searcher: Any, queries: np.ndarray, n: int) -> dict[str, float]:
+    """Median ms of similarity, sorting and their sum over n single queries, one thread."""
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+    for q in queries[:5]:
+        searcher.time_query(q, 10)  # warm caches and lazily built indexes
+    sims, sorts = [], []
+    for q in queries[:n]:
+        a, b = searcher.time_query(q, 10)
+        sims.append(a)
+        sorts.append(b)
+    tot = np.add(sims, sorts)
+    faiss.omp_set_num_threads(ACCURACY_THREADS)
+    return {"ms_similarity": float(np.median(sims)), "ms_sort": float(np.median(sorts)),
+            "ms_total": float(np.median(tot)), "ms_total_p90": float(np.percentile(tot, 90))}
+
+
+def recall_curve(searcher: Any, queries: np.ndarray, targets: np.ndarray,
+                 sweep: tuple[int, ...]) -> dict[str, float]:
+    """Share of queries whose target row is among the first N Hamming candidates."""
+    big = searcher.variant("none", searcher.name, recall=max(sweep))
+    out = {}
+    found = np.full(len(queries), np.inf)
+    for s in range(0, len(queries), 512):
+        cand = big.candidates(queries[s : s + 512])
+        hit = cand == targets[s : s + 512, None]
+        pos = np.where(hit.any(axis=1), hit.argmax(axis=1), np.inf)
+        found[s : s + 512] = pos
+    for n in sweep:
+        out[str(n)] = float(np.mean(found < n))
+    return out
+
+
+@dataclass
+class PoolRun:
+    """One pool's evaluation: queries, relevant rows, exact's metrics, the results table."""
+
+    queries: np.ndarray
+    relevant: list[np.ndarray]
+    top1: np.ndarray  # exact search's top-1 row per query
+    exact: dict[str, float]
+    res: dict[str, Any]
+    timed: int
+
+    def add(self, name: str, searcher: Any, extra_bytes: float) -> dict[str, Any]:
+        """Accuracy, retention, timing and hashing-stage recall of one method."""
+        m = metrics(searcher.rank(self.queries, self.relevant))
+        row = {**m, **timing(searcher, self.queries, self.timed),
+               "retention": {k: (m[k] / self.exact[k] if self.exact[k] else float("nan")) for k in m},
+               "recall": getattr(searcher, "recall", None), "bytes_per_record": extra_bytes}
+        if hasattr(searcher, "candidates") and searcher.routing != "ideal":
+            row["exact_top1_recalled"] = float(searcher.recall_of(self.queries, self.top1).mean())
+        self.res["methods"][name] = row
+        log(f"  {name}: r@1 {m['r@1']:.4f} ({row['retention']['r@1']:.4f}) r@10 {m['r@10']:.4f} "
+            f"({row['retention']['r@10']:.4f}) {row['ms_total']:.3f} ms")
+        return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--index", help="a seekcode index with train/test partitions")
+    src.add_argument("--arrays", help="PREFIX of PREFIX_code.npy, PREFIX_query.npy, PREFIX.jsonl")
+    ap.add_argument("--pools", default="10000,100000,1000000", help="pool sizes")
+    ap.add_argument("--test", type=int, default=3000, help="evaluation queries")
+    ap.add_argument("--max-train", type=int, default=0, help="at most this many training pairs")
+    ap.add_argument("--timed", type=int, default=300, help="queries timed per method")
+    ap.add_argument("--epochs-paper", type=int, default=0, help="override the paper's epochs")
+    ap.add_argument("--epochs", type=int, default=0, help="override seekcode's epochs")
+    ap.add_argument("--hnsw-pools", default="", help="pool sizes with an HNSW peer (default: all)")
+    ap.add_argument("--hnsw-m", type=int, default=32)
+    ap.add_argument("--hnsw-efc", type=int, default=64)
+    ap.add_argument("--build-threads", type=int, default=2, help="threads for HNSW construction")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--name", default="coshc")
+    args = ap.parse_args()
+
+    import faiss
+    import torch
+
+    from seekcode.hashing.config import HashConfig
+    from seekcode.hashing.model import rotation_init
+    from seekcode.index.search import ExactSearcher
+
+    torch.set_num_threads(2)  # training is not timed
+    faiss.omp_set_num_threads(ACCURACY_THREADS)
+    data = (load_arrays(args.arrays, args.test, args.seed) if args.arrays
+            else load_index(args.index, args.test, args.max_train, args.seed))
+    log(f"{data.source}: {len(data.vectors)} records, {len(data.train)} train pairs, {len(data.test)} test queries")
+
+    paper = HashConfig.paper()
+    ours = HashConfig.recommended()
+    if args.epochs_paper:
+        paper = HashConfig.paper(epochs=args.epochs_paper)
+    if args.epochs:
+        ours = HashConfig.recommended(epochs=args.epochs)
+    variants = [train_variant("coshc_paper", paper, data), train_variant("coshc_seekcode", ours, data)]
+    rng = np.random.default_rng(args.seed)
+    sigma = noise_sigma(data.vectors, rng)
+    log(f"noise sigma {sigma:.3f} (copy-source cosine {1 / np.sqrt(1 + sigma**2):.3f})")
+    bit_counts = sorted({paper.bits, ours.bits})
+    rotations = {f"sign{b}_rotated": rotation_init(data.vectors, b, args.seed) for b in bit_counts}
+    rotations.update({f"sign{b}_itq": rotation_init(data.vectors, b, args.seed, 50) for b in bit_counts})
+
+    report: dict[str, Any] = {"machine": machine(), "source": data.source, "records_real": len(data.vectors),
+                              "train_pairs": len(data.train), "test_queries": len(data.test),
+                              "noise_sigma": sigma, "training": {t.name: t.stats for t in variants},
+                              "configs": {t.name: t.config.to_dict() for t in variants}, "pools": {}}
+    for size in [int(s) for s in args.pools.split(",")]:
+        pool, rel, synthetic = make_pool(data, size, sigma, args.seed + size)
+        relevant_of = [np.array([r]) for r in rel]
+        q = data.test_queries
+        log(f"pool {size}: {synthetic} synthetic rows")
+        res: dict[str, Any] = {"synthetic_rows": synthetic, "methods": {}}
+        exact = ExactSearcher(pool)
+        ex_ranks = exact.rank(q, relevant_of)
+        _, top1 = exact.search(q, 1)
+        top1 = top1[:, 0]
+        ex = metrics(ex_ranks)
+        res["methods"]["exact"] = {**ex, **timing(exact, q, args.timed), "bytes_per_record": pool.shape[1] * 4}
+        log(f"  exact {res['methods']['exact']}")
+
+        ctx = PoolRun(q, relevant_of, top1, ex, res, args.timed)
+        add = ctx.add
+
+        curves: dict[str, Any] = {}
+        for t in variants:
+            s = coshc_searcher(t, pool)
+            b = t.config.bits / 8 + 1  # code + category id (one byte at k <= 256)
+            add(t.name, s, b)
+            add(f"{t.name}_no_classification", s.variant("none", f"{t.name}_no_classification"), b)
+            add(f"{t.name}_one_classification", s.variant("one", f"{t.name}_one_classification"), b)
+            add(f"{t.name}_ideal_classification", s.variant("ideal", f"{t.name}_ideal_classification"), b)
+            curves[t.name] = {"relevant": recall_curve(s, q, rel, RECALL_SWEEP),
+                              "exact_top1": recall_curve(s, q, top1, RECALL_SWEEP)}
+            for n in ((1000,) if "paper" in t.name else (200, 500, 1000, 2000, 5000)):
+                if n != s.recall:
+                    add(f"{t.name}_N{n}", s.variant(s.routing, f"{t.name}_N{n}", recall=n), b)
+        budget = variants[1].config.recall_for(size)
+        for rname, proj in rotations.items():
+            s = sign_searcher(pool, proj, budget, rname)
+            add(s.name, s, len(proj) / 8)
+            curves[s.name] = {"relevant": recall_curve(s, q, rel, RECALL_SWEEP),
+                              "exact_top1": recall_curve(s, q, top1, RECALL_SWEEP)}
+        s = sign_searcher(pool, None, budget, "sign384")
+        add(s.name, s, pool.shape[1] / 8)
+        curves[s.name] = {"relevant": recall_curve(s, q, rel, RECALL_SWEEP),
+                          "exact_top1": recall_curve(s, q, top1, RECALL_SWEEP)}
+        for n in (100, 200, 500, 1000):
+            if n != budget:
+                add(f"sign384_N{n}", s.variant("none", f"sign384_N{n}", recall=n), pool.shape[1] / 8)
+        res["recall_curves"] = curves
+
+        if args.hnsw_pools and str(size) not in args.hnsw_pools.split(","):
+            report["pools"][str(size)] = res
+            continue
+        log(f"  building HNSW (M={args.hnsw_m}, efConstruction={args.hnsw_efc})")
+        h = HNSWSearcher(pool, args.hnsw_m, args.hnsw_efc, args.build_threads)
+        target = res["methods"]["coshc_seekcode"]["r@1"]
+        sweep = {}
+        chosen = EF_SWEEP[-1]
+        for ef in EF_SWEEP:
+            h.set_ef(ef)
+            r1 = metrics(h.rank(q, relevant_of))["r@1"]
+            sweep[ef] = r1
+            if r1 >= target:
+                chosen = ef
+                break
+        h.set_ef(chosen)
+        row = add("hnsw", h, h.bytes_per_record() - pool.shape[1] * 4)
+        row.update({"ef_search": chosen, "ef_sweep_r@1": sweep, "build_seconds": h.build_seconds,
+                    "m": args.hnsw_m, "ef_construction": args.hnsw_efc})
+        del h
+        report["pools"][str(size)] = res
+        (OUT / f"{args.name}.partial.json").parent.mkdir(parents=True, exist_ok=True)
+        (OUT / f"{args.name}.partial.json").write_text(json.dumps(report, indent=2, default=float))
+
+    md = render(report, args)
+    write_report(args.name, json.loads(json.dumps(report, default=float)), md)
+    plot(report, OUT / f"{args.name}.png")
+    log(f"wrote {OUT / (args.name + '.md')}")
+
+
+# ---- reporting --------------------------------------------------------------------------
+SHOW = ["exact", "coshc_paper", "coshc_paper_no_classification", "coshc_paper_one_classification",
+        "coshc_paper_ideal_classification", "coshc_paper_N1000", "coshc_seekcode",
+        "coshc_seekcode_no_classification", "coshc_seekcode_one_classification",
+        "coshc_seekcode_ideal_classification", "sign128_rotated", "sign128_itq", "sign256_rotated",
+        "sign256_itq", "sign384",
+        "sign384_N100", "hnsw"]
+
+
+def render(report: dict[str, Any], args: argparse.Namespace) -> str:
+    lines = ["# CoSHC benchmark", "",
+             f"Data: {report['source']}: {report['records_real']} real records, "
+             f"{report['train_pairs']} training pairs (train partition), {report['test_queries']} "
+             "held-out queries (docstring summary -> its own function).",
+             f"Pools larger than the real corpus are filled with noise-perturbed copies of real "
+             f"vectors (noise norm {report['noise_sigma']:.3f}: a copy has cosine "
+             f"{1 / np.sqrt(1 + report['noise_sigma'] ** 2):.3f} to its source, the median "
+             "nearest-neighbour cosine of the real vectors).",
+             f"One thread for every timing (median of {args.timed} queries, query encoding excluded); "
+             f"{report['machine']['cpus']} cores shared with other jobs, {report['machine']['date']}.",
+             "", "Command: `python benchmarks/bench_coshc.py " + " ".join(sys.argv[1:]) + "`", ""]
+    for name, cfg in report["configs"].items():
+        keys = ("bits", "k", "recall", "recall_per_million", "routing", "epochs", "lr", "distill",
+                "init_rotation", "batch_size")
+        lines.append(f"- `{name}`: " + ", ".join(f"{k}={cfg[k]}" for k in keys)
+                     + f"; trained in {report['training'][name]['seconds']} s, classifier val accuracy "
+                     f"{report['training'][name]['classifier'].get('val_accuracy', float('nan')):.3f}")
+    for size, res in report["pools"].items():
+        lines += ["", f"## {int(size):,} records ({res['synthetic_rows']:,} synthetic)", "",
+                  "| method | N | R@1 | R@10 | MRR | R@1 kept | R@10 kept | exact top-1 recalled "
+                  "| ms sim | ms sort | ms total | speedup | bytes/record |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        ex_ms = res["methods"]["exact"]["ms_total"]
+        names = [n for n in SHOW if n in res["methods"]] + sorted(
+            n for n in res["methods"] if n not in SHOW)
+        for n in names:
+            m = res["methods"][n]
+            ret = m.get("retention", {"r@1": 1.0, "r@10": 1.0})
+            rec = m.get("exact_top1_recalled")
+            extra = f" (efSearch {m['ef_search']})" if n == "hnsw" else ""
+            lines.append(
+                f"| {n}{extra} | {m.get('recall') or ''} | {m['r@1']:.4f} | {m['r@10']:.4f} | {m['mrr']:.4f} | "
+                f"{ret['r@1']:.2%} | {ret['r@10']:.2%} | {'' if rec is None else f'{rec:.2%}'} | "
+                f"{m['ms_similarity']:.3f} | {m['ms_sort']:.3f} | {m['ms_total']:.3f} | "
+                f"{ex_ms / m['ms_total']:.1f}x | {m['bytes_per_record']:.0f} |")
+        lines += ["", "Recall of the hashing stage alone (share of queries whose relevant record / "
+                  "exact top-1 is among the first N Hamming candidates, no categories):", "",
+                  "| codes | " + " | ".join(f"N={n}" for n in RECALL_SWEEP) + " |",
+                  "|---|" + "---|" * len(RECALL_SWEEP)]
+        for name, c in res.get("recall_curves", {}).items():
+            for what in ("relevant", "exact_top1"):
+                lines.append(f"| {name} ({what}) | " + " | ".join(f"{c[what][str(n)]:.4f}" for n in RECALL_SWEEP) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = list(report["pools"])
+    fig, axes = plt.subplots(1, len(sizes), figsize=(6 * len(sizes), 4.5), squeeze=False)
+    for ax, size in zip(axes[0], sizes, strict=True):
+        methods = report["pools"][size]["methods"]
+        for name, m in methods.items():
+            if name == "exact":
+                ax.scatter(m["ms_total"], 1.0, marker="*", s=120, color="black")
+                ax.annotate("exact", (m["ms_total"], 1.0))
+                continue
+            family = ("hnsw" if name == "hnsw" else "sign" if name.startswith("sign")
+                      else "paper" if "paper" in name else "seekcode")
+            color = {"hnsw": "tab:green", "sign": "tab:orange", "paper": "tab:red", "seekcode": "tab:blue"}[family]
+            ax.scatter(m["ms_total"], m["retention"]["r@1"], color=color, s=18)
+            if "_N" not in name and "classification" not in name:
+                ax.annotate(name, (m["ms_total"], m["retention"]["r@1"]), fontsize=7)
+        ax.set_xscale("log")
+        ax.axhline(0.99, ls=":", color="gray")
+        ax.set_title(f"{int(size):,} records")
+        ax.set_xlabel("ms per query (median, one thread)")
+        ax.set_ylabel("R@1 kept (vs exact)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""Code categories: k-means of the code vectors (FAISS)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def kmeans(vectors: np.ndarray, k: int, seed: int = 0, niter: int = 25) -> np.ndarray:
+    """(k, dim) float32 centroids of the code vectors; fewer records than k is an error."""
+    import faiss
+
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    if len(x) < k:
+        raise ValueError(f"{len(x)} records cannot form {k} categories; lower k (--categories)")
+    km = faiss.Kmeans(x.shape[1], k, niter=niter, seed=seed, verbose=False,
+                      max_points_per_centroid=2048)
+    km.train(x)
+    return np.asarray(km.centroids, dtype=np.float32)
+
+
+def assign(vectors: np.ndarray, centroids: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    """Nearest centroid (L2, as k-means) of each vector, int32."""
+    c = np.asarray(centroids, dtype=np.float32)
+    c_sq = (c * c).sum(axis=1)
+    out = np.empty(len(vectors), dtype=np.int32)
+    for s in range(0, len(vectors), chunk):
+        x = np.asarray(vectors[s : s + chunk], dtype=np.float32)
+        out[s : s + chunk] = np.argmin(c_sq[None, :] - 2 * x @ c.T, axis=1)
+    return out

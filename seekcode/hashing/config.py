@@ -1,0 +1,108 @@
+"""Hyper-parameters of CoSHC, saved beside the artifacts they produced."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+# Ways to split the recall budget N over the code categories (searcher.py):
+#   "distribution": the paper's eq. 7, R_i = max(floor(p_i * (N - k)), 1)
+#   "none":         one Hamming top-N over the whole index (the paper's "w/o classification")
+#   "one":          N - k + 1 in the most probable category, 1 in each other one
+ROUTINGS = ("distribution", "none", "one")
+
+
+@dataclass
+class HashConfig:
+    """CoSHC settings. Field defaults are the paper's (Gu et al. 2022, section 4.2).
+
+    `recommended()` is seekcode's improved recipe; `paper()` the published one.
+    """
+
+    # -- code categories (k-means of the code vectors) --
+    k: int = 10
+    # -- hashing module --
+    bits: int = 128
+    hidden: int = 0  # 0: the embedding size, as in the paper
+    layers: int = 3
+    beta: float = 0.6  # eq. 1: weight of the code similarities S_C against S_D
+    eta: float = 0.4  # eq. 2: weight of the high-order term S~ S~^T / m
+    mu: float = 1.5  # eq. 4: target min(mu * S_F, 1)
+    lambda1: float = 0.1  # eq. 4: code-code term
+    lambda2: float = 0.1  # eq. 4: description-description term
+    epochs: int = 50  # the paper: 50 epochs for its non-transformer models
+    lr: float = 1.34e-4  # the paper's AdamW rate for UNIF/RNN
+    weight_decay: float = 0.01  # AdamW's default
+    batch_size: int = 256  # not given in the paper
+    alpha_start: float = 1.0  # eq. 6: alpha = the epoch number, rising linearly
+    alpha_step: float = 1.0
+    # -- seekcode's improvements (off in the paper's recipe) --
+    # Listwise distillation: the softmax over a batch of Hamming similarities of a
+    # description code to every code is pulled towards the softmax of the float cosines
+    # (the ranking the re-rank stage will apply), so that the exact top candidates rank
+    # high in Hamming distance. 0 disables it.
+    distill: float = 0.0
+    distill_teacher_temp: float = 0.05
+    distill_student_temp: float = 0.1
+    # Weight of the paper's eq. 4 loss (1 in the paper's recipe).
+    paper_loss: float = 1.0
+    # A linear skip path initialised to PCA + rotation, so training starts from sign
+    # binarisation of rotated vectors instead of from random codes.
+    init_rotation: bool = False
+    # ITQ iterations refining that rotation (Gong & Lazebnik 2011); 0: random rotation.
+    itq_iterations: int = 0
+    # Batches of neighbouring pairs (sorted by a fine k-means of the code vectors) instead
+    # of random ones: the in-batch ranking to learn is then among close candidates,
+    # which is where recall is won or lost.
+    neighbour_batches: bool = False
+    # -- query category classifier --
+    classifier_hidden: int = 0  # 0: the embedding size
+    classifier_epochs: int = 20
+    classifier_lr: float = 1e-3
+    # -- recall and re-rank --
+    recall: int = 100  # N, the total number of candidates
+    # Adaptive N: the Hamming rank of a given neighbour grows with the number of records,
+    # so N grows too (this many extra candidates per 1M records), up to max_recall
+    # (re-ranking cost grows with N). 0: a fixed N.
+    recall_per_million: int = 0
+    max_recall: int = 0  # 0: no cap
+    routing: str = "distribution"  # one of ROUTINGS
+    min_per_category: int = 1  # the paper: at least one candidate per category
+    # -- training data --
+    max_pairs: int = 0  # 0: all training pairs
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.routing not in ROUTINGS:
+            raise ValueError(f"routing {self.routing!r}: expected one of {', '.join(ROUTINGS)}")
+        if self.bits <= 0 or self.bits % 8:
+            raise ValueError(f"bits={self.bits}: must be a positive multiple of 8")
+        if self.k < 1:
+            raise ValueError(f"k={self.k}: need at least one category")
+
+    @classmethod
+    def paper(cls, **overrides: Any) -> HashConfig:
+        """The published recipe: 128 bits, N=100, eq. 4 loss only, eq. 7 routing."""
+        return replace(cls(), **overrides)
+
+    @classmethod
+    def recommended(cls, **overrides: Any) -> HashConfig:
+        """seekcode's recipe (see benchmarks/results/coshc.md for what each change buys)."""
+        base = cls(bits=256, paper_loss=0.0, distill=1.0, init_rotation=True, itq_iterations=50,
+                   neighbour_batches=True, lr=1e-4, epochs=10, routing="none", recall=100,
+                   recall_per_million=10_000, max_recall=2000)
+        return replace(base, **overrides)
+
+    def recall_for(self, count: int) -> int:
+        """The candidate budget N for an index of `count` records."""
+        n = int(self.recall + round(self.recall_per_million * count / 1_000_000))
+        return min(n, self.max_recall) if self.max_recall else n
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> HashConfig:
+        """Read a saved config; unknown keys (from other versions) are ignored."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
