@@ -157,10 +157,13 @@ def test_watch_reindexes_on_change_and_stops(tmp_path: Path) -> None:
     while not updates and time.monotonic() < deadline:
         time.sleep(0.05)
     assert updates, "no initial update"
-    time.sleep(0.3)  # let the watcher start
-    (root / "pkg/extra.py").write_text("def resize_image(img, w, h):\n    return img.resize((w, h))\n")
+    extra = root / "pkg/extra.py"
+    n = 0
     while len(updates) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
+        # Written again until seen: the watcher may not be watching yet on a busy machine.
+        n += 1
+        extra.write_text(f"def resize_image(img, w, h):\n    return img.resize((w, h), {n})\n")
+        time.sleep(1.0)
     stop.set()
     t.join(timeout=10)
     assert not t.is_alive()
