@@ -16,6 +16,7 @@ the user leave out, and code nobody wrote by hand:
   so the walk cannot leave the folder or loop).
 
 Each of these is counted in the SkipReport with its reason and an example path.
+With an ExtractionCache file, an update parses only files whose size or mtime changed.
 """
 
 from __future__ import annotations
