@@ -47,11 +47,11 @@ def run(args: argparse.Namespace) -> int:
     )
     skips = SkipReport()
     records = list(read_records(args.corpus, skips))
+    train, valid = split_partitions(records)
     if args.valid is not None:
-        train, valid = [r for r in records if r.partition != "valid"] or records, list(
-            read_records(args.valid, skips))
-    else:
-        train, valid = split_partitions(records)
+        valid = list(read_records(args.valid, skips))
+    if skips.total:
+        print(f"corpus: {skips.summary()}", file=sys.stderr)
     if not train:
         raise ValueError(f"{args.corpus}: no training records (partition 'train' or none)")
     result = Trainer(cfg, args.out, progress=not args.quiet).fit(train, valid, restart=args.restart)
