@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from seekcode.cli import UsageError
@@ -33,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from seekcode.corpus.jsonl import read_records
     from seekcode.corpus.skips import SkipReport
     from seekcode.encoders.base import load_encoder
     from seekcode.index.store import Index
@@ -50,11 +50,21 @@ def run(args: argparse.Namespace) -> int:
 
         hooks.append(coshc_build_hook(encoder))
     t0 = time.perf_counter()
-    records = list(_records(source, skips))
-    if not records:
-        raise UsageError(f"{source}: no functions found ({skips.summary()})")
-    index, stats = Index.build(records, args.output, encoder, hooks=hooks,
-                               extras={"source": str(source.resolve())})
+    extras = {"source": str(source.resolve())}
+    if source.is_dir():
+        from seekcode.index.watch import update
+
+        index, result = update(source, args.output, encoder, progress=True, skips=skips,
+                               hooks=hooks, extras=extras)
+        stats = {"records": result.records, "encoded": result.encoded, "reused": result.reused,
+                 "added": result.added, "removed": result.removed}
+        if not result.records:
+            raise UsageError(f"{source}: no functions found ({skips.summary()})")
+    else:
+        records = list(read_records(source, skips))
+        if not records:
+            raise UsageError(f"{source}: no records ({skips.summary()})")
+        index, stats = Index.build(records, args.output, encoder, hooks=hooks, extras=extras)
     seconds = time.perf_counter() - t0
     print(f"indexed {stats['records']:,} functions into {args.output} "
           f"(encoded {stats['encoded']:,}, reused {stats['reused']:,}) in {seconds:.1f} s; "
@@ -62,8 +72,7 @@ def run(args: argparse.Namespace) -> int:
     skips.print_details()
     if args.json:
         print(json.dumps({**stats, "seconds": round(seconds, 2), "skipped": skips.total,
-                          "skips": skips.as_dict(),
-                          "index": str(args.output)}))
+                          "skips": skips.as_dict(), "index": str(args.output)}))
     index.close()
     if args.watch:
         from seekcode.index.watch import watch
@@ -71,14 +80,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"watching {source} for changes (Ctrl-C to stop)", file=sys.stderr)
         watch(source, args.output, encoder)
     return 0
-
-
-def _records(source: Path, skips) -> Iterator:  # type: ignore[no-untyped-def]
-    if source.is_dir():
-        from seekcode.corpus.repo import iter_repo_records
-
-        yield from iter_repo_records(source, skips)
-    else:
-        from seekcode.corpus.jsonl import read_records
-
-        yield from read_records(source, skips)
