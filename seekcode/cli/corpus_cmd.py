@@ -73,7 +73,7 @@ def parse_size(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from seekcode.corpus.build import build
+    from seekcode.corpus.build import build, is_given_dataset
     from seekcode.corpus.filters import FilterConfig
     from seekcode.corpus.sources import SourceError, SourceOptions, resolve
 
@@ -87,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         for spec in args.sources:  # every spec checked before the long part starts
-            resolve(spec, options)
+            if not is_given_dataset(spec):
+                resolve(spec, options)
         summary = build(
             args.sources,
             out,

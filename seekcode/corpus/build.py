@@ -175,7 +175,9 @@ def build(
     if max_records is not None and max_records < 0:
         raise ValueError(f"max_records must be >= 0, got {max_records}")
     skips = skips if skips is not None else SkipReport()
-    records = list(iter_records(sources, filters, skips, options=options, progress=progress))
+    given_specs = [s for s in sources if is_given_dataset(s)]
+    extract_specs = [s for s in sources if s not in given_specs]
+    records = list(iter_records(extract_specs, filters, skips, options=options, progress=progress))
     available = len(records)
     if max_records is not None and max_records < available:
         # A seeded uniform sample of records (not of projects): a subset keeps the
@@ -183,6 +185,8 @@ def build(
         picked = sorted(random.Random(seed).sample(range(available), max_records))
         records = [records[i] for i in picked]
     split = partition(records, seed=seed, fractions=fractions)
+    # CodeSearchNet data keeps its own partitions (a pool has none): appended after the split.
+    records += list(given_records(given_specs, skips))
     written = write_records(out_path, records)
     return BuildSummary(
         out_path=Path(out_path),
@@ -226,3 +230,28 @@ def build_corpus(
         options=options,
     )
     return summary.written, summary.skips
+
+
+def is_given_dataset(spec: str) -> bool:
+    """A CodeSearchNet split folder or definitions pool: records to read, not code to extract."""
+    from seekcode.corpus.codesearchnet import is_codesearchnet, pool_files
+
+    path = Path(spec).expanduser()
+    return path.exists() and (is_codesearchnet(path) or bool(pool_files(path)))
+
+
+def given_records(specs: Sequence[str], skips: SkipReport) -> Iterator[Record]:
+    from seekcode.corpus.codesearchnet import (
+        is_codesearchnet,
+        pool_files,
+        read_definitions,
+        read_splits,
+    )
+
+    for spec in specs:
+        path = Path(spec).expanduser()
+        if is_codesearchnet(path):
+            yield from read_splits(path, skips)
+        for pool in pool_files(path):
+            yield from read_definitions(pool, skips)
+

@@ -18,7 +18,7 @@ _C_COMMENT = re.compile(r"//[^\n]*|/\*[\s\S]*?\*/")
 _DOC_TOKEN = re.compile(r"[A-Za-z0-9_]+|[^\sA-Za-z0-9_]")
 # Where a docstring's prose ends and its parameter list begins.
 _DOC_FIELDS = re.compile(
-    r"^\s*(:param|:return|:rtype|:raises|@param|@return|@throws|Args:|Arguments:|Returns:|"
+    r"^\s*(:param|:return|:rtype|:raises|@[A-Za-z]+\b|Args:|Arguments:|Returns:|"
     r"Raises:|Parameters\s*$|Returns\s*$|Yields:|Example|Examples:|>>>)",
     re.MULTILINE,
 )
