@@ -121,6 +121,8 @@ class SequenceEncoder(nn.Module):
                                batch_first=True, dropout=cfg.dropout if cfg.layers > 1 else 0.0)
         elif cfg.arch == "selfatt":
             self.pos = nn.Embedding(cfg.max_len, d)
+            # Same scale as the tokens: N(0, 1) positions would drown them.
+            nn.init.normal_(self.pos.weight, std=0.1)
             # Post-norm: every layer's output is layer-normalised, so a weighted sum of
             # layers mixes vectors of one scale.
             self.blocks.extend(

@@ -63,7 +63,7 @@ class TrainConfig:
         if model in ("selfatt", "deepsem", "rnn", "cnn"):
             # The sequence models are slow per pair on CPU: shorter epochs so that
             # validation and mining happen inside a few minutes' budget.
-            base.update(lr=1e-3, warmup_steps=10, epoch_pairs=16384)
+            base.update(lr=5e-3, warmup_steps=10, epoch_pairs=16384)
         if model == "minilm":
             # Fine-tuning: small steps; 64 pairs (+ 64 mined negatives) per batch,
             # computed in chunks of 16 with gradient caching.
