@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -64,34 +65,49 @@ def load_arrays(prefix: str, max_test: int, seed: int) -> Data:
     return Data(code, train, query[train], test, query[test], f"arrays {prefix}")
 
 
-def load_index(path: str, max_test: int, max_train: int, seed: int) -> Data:
+def pick(ids: np.ndarray, records: list[Any], limit: int) -> np.ndarray:
+    """At most `limit` ids, chosen by a hash of the url: the same on every run and machine."""
+    import hashlib
+
+    if not limit or len(ids) <= limit:
+        return ids
+    keys = [hashlib.sha1(records[i].url.encode()).hexdigest() for i in ids]
+    return np.sort(ids[np.argsort(keys)[:limit]])
+
+
+def encode_cached(encoder: Any, texts: list[str], cache: Path) -> np.ndarray:
+    """Query vectors keyed by text in an npz (texts, vectors), encoding only what is missing."""
+    known: dict[str, np.ndarray] = {}
+    if cache.exists():
+        z = np.load(cache, allow_pickle=False)
+        known = dict(zip(z["texts"].tolist(), z["vectors"], strict=True))
+    missing = sorted({t for t in texts if t not in known})
+    if missing:
+        log(f"encoding {len(missing)} docstring summaries (cache {cache})")
+        known.update(zip(missing, encoder.encode_queries(missing), strict=True))
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        keys = list(known)
+        np.savez(cache, texts=np.array(keys), vectors=np.stack([known[k] for k in keys]))
+    return np.stack([known[t] for t in texts]).astype(np.float32)
+
+
+def load_index(path: str, max_test: int, max_train: int) -> Data:
     """Vectors of a seekcode index; query vectors encoded once and cached in benchmarks/out."""
     from seekcode.hashing.train import training_ids
     from seekcode.index.store import Index
 
     index = Index.open(path)
     records = list(index.iter_records())
-    rng = np.random.default_rng(seed)
-    train = training_ids(records)
     if not any(r.partition == "train" for r in records):
         raise SystemExit(f"{path}: no train partition; the benchmark needs a held-out split")
-    if max_train and len(train) > max_train:
-        train = np.sort(rng.choice(train, max_train, replace=False))
-    test = np.array([i for i, r in enumerate(records) if r.partition in ("test", "valid")
-                     and r.query_text], dtype=np.int64)
-    test = np.sort(rng.permutation(test)[:max_test])
-    cache = OUT / "cache" / f"{Path(path).resolve().name}-{index.gen.name}-{seed}-{max_train}-{max_test}.npz"
-    if cache.exists():
-        z = np.load(cache)
-        tq, eq = z["train"], z["test"]
-    else:
-        log(f"encoding {len(train)} + {len(test)} docstring summaries (cached in {cache})")
-        enc = index.encoder
-        tq = enc.encode_queries([records[i].query_text for i in train])
-        eq = enc.encode_queries([records[i].query_text for i in test])
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache, train=tq, test=eq)
-    return Data(np.asarray(index.vectors), train, tq, test, eq,
+    train = pick(training_ids(records), records, max_train)
+    test = np.array([i for i, r in enumerate(records) if r.partition == "test" and r.query_text],
+                    dtype=np.int64)
+    test = pick(test, records, max_test)
+    cache = OUT / "cache" / f"queries-{index.manifest['encoder']['id'].replace(':', '_')}.npz"
+    vecs = encode_cached(index.encoder, [records[i].query_text for i in np.concatenate([train, test])],
+                         cache)
+    return Data(np.asarray(index.vectors), train, vecs[: len(train)], test, vecs[len(train):],
                 f"index {path} ({index.manifest['encoder']['id']})")
 
 
@@ -305,19 +321,27 @@ def main() -> None:
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--index", help="a seekcode index with train/test partitions")
     src.add_argument("--arrays", help="PREFIX of PREFIX_code.npy, PREFIX_query.npy, PREFIX.jsonl")
-    ap.add_argument("--pools", default="10000,100000,1000000", help="pool sizes")
+    ap.add_argument("--pools", default="all,1000000,10000,100000",
+                    help="pool sizes in order of importance; 'all' is the real corpus")
     ap.add_argument("--test", type=int, default=3000, help="evaluation queries")
     ap.add_argument("--max-train", type=int, default=0, help="at most this many training pairs")
     ap.add_argument("--timed", type=int, default=300, help="queries timed per method")
     ap.add_argument("--epochs-paper", type=int, default=0, help="override the paper's epochs")
     ap.add_argument("--epochs", type=int, default=0, help="override seekcode's epochs")
-    ap.add_argument("--hnsw-pools", default="", help="pool sizes with an HNSW peer (default: all)")
+    ap.add_argument("--hnsw-pools", default="", help="pool sizes with an HNSW peer (default: every pool)")
     ap.add_argument("--hnsw-m", type=int, default=32)
     ap.add_argument("--hnsw-efc", type=int, default=64)
     ap.add_argument("--build-threads", type=int, default=2, help="threads for HNSW construction")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--name", default="coshc")
+    ap.add_argument("--render-only", action="store_true",
+                    help="rewrite the report from benchmarks/out/NAME.partial.json")
     args = ap.parse_args()
+    if args.render_only:
+        report = json.loads((OUT / f"{args.name}.partial.json").read_text())
+        write_report(args.name, report, render(report, args))
+        plot(report, OUT / f"{args.name}.png")
+        return
 
     import faiss
     import torch
@@ -329,7 +353,7 @@ def main() -> None:
     torch.set_num_threads(2)  # training is not timed
     faiss.omp_set_num_threads(ACCURACY_THREADS)
     data = (load_arrays(args.arrays, args.test, args.seed) if args.arrays
-            else load_index(args.index, args.test, args.max_train, args.seed))
+            else load_index(args.index, args.test, args.max_train))
     log(f"{data.source}: {len(data.vectors)} records, {len(data.train)} train pairs, {len(data.test)} test queries")
 
     paper = HashConfig.paper()
@@ -349,8 +373,10 @@ def main() -> None:
     report: dict[str, Any] = {"machine": machine(), "source": data.source, "records_real": len(data.vectors),
                               "train_pairs": len(data.train), "test_queries": len(data.test),
                               "noise_sigma": sigma, "training": {t.name: t.stats for t in variants},
-                              "configs": {t.name: t.config.to_dict() for t in variants}, "pools": {}}
-    for size in [int(s) for s in args.pools.split(",")]:
+                              "configs": {t.name: t.config.to_dict() for t in variants}, "pools": {},
+                              "command": " ".join(sys.argv[1:]), "load_average_start": os.getloadavg()}
+    sizes = [len(data.vectors) if s == "all" else int(s) for s in args.pools.split(",")]
+    for size in sizes:
         pool, rel, synthetic = make_pool(data, size, sigma, args.seed + size)
         relevant_of = [np.array([r]) for r in rel]
         q = data.test_queries
@@ -395,8 +421,10 @@ def main() -> None:
                 add(f"sign384_N{n}", s.variant("none", f"sign384_N{n}", recall=n), pool.shape[1] / 8)
         res["recall_curves"] = curves
 
-        if args.hnsw_pools and str(size) not in args.hnsw_pools.split(","):
+        hnsw_sizes = {len(data.vectors) if s == "all" else int(s) for s in args.hnsw_pools.split(",") if s}
+        if hnsw_sizes and size not in hnsw_sizes:
             report["pools"][str(size)] = res
+            (OUT / f"{args.name}.partial.json").write_text(json.dumps(report, indent=2, default=float))
             continue
         log(f"  building HNSW (M={args.hnsw_m}, efConstruction={args.hnsw_efc})")
         h = HNSWSearcher(pool, args.hnsw_m, args.hnsw_efc, args.build_threads)
@@ -416,6 +444,7 @@ def main() -> None:
                     "m": args.hnsw_m, "ef_construction": args.hnsw_efc})
         del h
         report["pools"][str(size)] = res
+        report["load_average_end"] = os.getloadavg()
         (OUT / f"{args.name}.partial.json").parent.mkdir(parents=True, exist_ok=True)
         (OUT / f"{args.name}.partial.json").write_text(json.dumps(report, indent=2, default=float))
 
@@ -444,8 +473,10 @@ def render(report: dict[str, Any], args: argparse.Namespace) -> str:
              f"{1 / np.sqrt(1 + report['noise_sigma'] ** 2):.3f} to its source, the median "
              "nearest-neighbour cosine of the real vectors).",
              f"One thread for every timing (median of {args.timed} queries, query encoding excluded); "
-             f"{report['machine']['cpus']} cores shared with other jobs, {report['machine']['date']}.",
-             "", "Command: `python benchmarks/bench_coshc.py " + " ".join(sys.argv[1:]) + "`", ""]
+             f"{report['machine']['cpus']} cores shared with other jobs (load average "
+             f"{report['load_average_start'][0]:.1f} at the start, {report.get('load_average_end', [0])[0]:.1f} "
+             f"at the end), {report['machine']['date']}.",
+             "", "Command: `python benchmarks/bench_coshc.py " + report["command"] + "`", ""]
     for name, cfg in report["configs"].items():
         keys = ("bits", "k", "recall", "recall_per_million", "routing", "epochs", "lr", "distill",
                 "init_rotation", "batch_size")

@@ -57,6 +57,8 @@ def train_hash_module(vc: np.ndarray, vd: np.ndarray, config: HashConfig,
     opt = torch.optim.AdamW(module.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     tc = torch.from_numpy(np.ascontiguousarray(vc, dtype=np.float32))
     td = torch.from_numpy(np.ascontiguousarray(vd, dtype=np.float32))
+    mean = torch.from_numpy(np.vstack([vc, vd]).mean(axis=0).astype(np.float32))
+    shift = mean if config.center_targets else torch.zeros_like(mean)
     history: list[float] = []
     start = time.perf_counter()
     groups = _neighbour_groups(vc, config) if config.neighbour_batches else None
@@ -77,7 +79,7 @@ def train_hash_module(vc: np.ndarray, vd: np.ndarray, config: HashConfig,
             loss = torch.zeros(())
             if config.paper_loss > 0:
                 loss = config.paper_loss * hashing_loss(
-                    bc, bd, joint_similarity(xc, xd, config.beta, config.eta),
+                    bc, bd, joint_similarity(xc - shift, xd - shift, config.beta, config.eta),
                     config.mu, config.lambda1, config.lambda2)
             if config.distill > 0:
                 loss = loss + config.distill * distillation_loss(
