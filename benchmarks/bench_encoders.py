@@ -103,6 +103,12 @@ def run_one(name: str, args: argparse.Namespace) -> dict[str, Any]:
     t_cpu, t_wall = time.process_time(), time.monotonic()
     if name == "minilm-zeroshot":
         encoder = load_encoder("minilm")
+    elif args.eval_only:
+        # Re-score a model trained earlier (e.g. after the test set changed).
+        log = json.loads((out / "train_log.json").read_text())
+        row.update(epochs=log["epochs"], steps=log["steps"], stopped=log["stopped"],
+                   valid_mrr=round(log["best_mrr"], 4), evaluated_only=True)
+        encoder = load_encoder(out)
     else:
         minutes = args.minilm_minutes if overrides["model"] == "minilm" else args.minutes
         cfg = TrainConfig.for_model(**{**overrides, "max_minutes": minutes, "clock": "cpu",
@@ -121,8 +127,8 @@ def run_one(name: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def markdown(rows: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
-    cols = ["mrr@1000batch", "mrr", "r@1", "r@5", "r@10", "valid_mrr", "epochs", "steps",
-            "train_cpu_min"]
+    cols = ["mrr@1000batch", "mrr", "r@1", "r@5", "r@10", "valid_mrr", "steps", "stopped",
+            "budget_cpu_min"]
     any_row = next(iter(rows.values()), {})
     lines = [
         "# Encoders on held-out packages",
@@ -131,11 +137,13 @@ def markdown(rows: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         f"test = {any_row.get('test_pairs', '?')} pairs from packages no model trained on "
         "(full-pool metrics rank each docstring summary against all test functions, ties "
         "counted against the model).",
-        f"Budget: {args.minutes} CPU-minutes of training per small model, "
-        f"{args.minilm_minutes} for MiniLM fine-tuning, one thread each, seed {args.seed}. "
-        "`valid_mrr` is over the validation pool (different packages).",
+        "Budget: `budget_cpu_min` CPU-minutes of training steps per run (one thread, seed "
+        f"{args.seed}); a run also stops early when validation MRR has not improved for 3 "
+        "epochs (`stopped`). `valid_mrr`: MRR over the validation pool (other packages), "
+        "the model kept is the best one by it. `steps`: optimizer updates.",
         "",
-        "Command: `python benchmarks/bench_encoders.py " + " ".join(sys.argv[1:]) + "`",
+        f"Command: `python benchmarks/bench_encoders.py {args.corpus} --minutes {args.minutes} "
+        f"--minilm-minutes {args.minilm_minutes} --test-max {args.test_max}`",
         "",
     ]
 
@@ -170,6 +178,8 @@ def main() -> int:
     p.add_argument("--jobs", type=int, default=2, help="runs in parallel")
     p.add_argument("--runs", nargs="*", default=list(RUNS), help=f"subset of {list(RUNS)}")
     p.add_argument("--results-md", type=Path, help="also write the markdown here")
+    p.add_argument("--eval-only", action="store_true",
+                   help="score the models already trained in OUT/models (no training)")
     p.add_argument("--run", help=argparse.SUPPRESS)  # internal: one row, in a child process
     args = p.parse_args()
     runs_dir = args.out / "runs"
@@ -185,6 +195,7 @@ def main() -> int:
         cmd = [sys.executable, __file__, str(args.corpus), "--out", str(args.out),
                "--minutes", str(args.minutes), "--minilm-minutes", str(args.minilm_minutes),
                "--test-max", str(args.test_max), "--seed", str(args.seed), "--run", name]
+        cmd += ["--eval-only"] if args.eval_only else []
         with open(args.out / f"{name}.log", "w") as log:
             code = subprocess.call(cmd, stdout=log, stderr=log, env={**os.environ,
                                                                      "OMP_NUM_THREADS": "1"})
