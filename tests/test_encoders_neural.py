@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,15 @@ from seekcode.encoders.layers import (
 from seekcode.encoders.neural import NeuralConfig, NeuralEncoder
 from seekcode.encoders.text import call_words, code_words, name_words, query_words
 from seekcode.encoders.tokenizer import UNK_ID, SubwordTokenizer
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Iterator[None]:
+    """One torch thread: on a busy 2-core machine, OpenMP threads mostly wait for each other."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 KINDS = ["nbow", "cnn", "rnn", "selfatt", "deepsem"]
 
