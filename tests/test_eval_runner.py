@@ -64,3 +64,16 @@ def test_annotation_csv(tmp_path, index, records):
     assert qs.skips.total == 1
     result = evaluate(index, qs, progress=False)
     assert result["exact"]["ndcg"] == pytest.approx(1.0)  # md5_of_file ranks first
+
+
+def test_markdown_table_rows():
+    from seekcode.eval.report import markdown_table
+
+    result = {"n_queries": 2, "n_records": 5,
+              "exact": {"mrr": 0.5, "r@1": 0.5, "ms_similarity": 1.0},
+              "coshc": {"mrr": 0.4, "r@1": 0.5, "ms_similarity": 0.1},
+              "retention": {"mrr": 0.8, "r@1": 1.0}}
+    lines = markdown_table(result).splitlines()
+    assert lines[0] == "| method | mrr | r@1 | ms_similarity |"
+    assert [line.split("|")[1].strip() for line in lines[2:]] == ["exact", "coshc", "retention (coshc/exact)"]
+    assert lines[-1].endswith("| 80.0% | 100.0% |  |")

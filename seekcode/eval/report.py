@@ -9,7 +9,8 @@ METRICS = ("mrr@1000batch", "mrr", "r@1", "r@5", "r@10", "ndcg", "ndcg_within",
 
 
 def sections(result: dict[str, Any]) -> list[str]:
-    return [k for k, v in result.items() if isinstance(v, dict) and "mrr" in v]
+    return [k for k, v in result.items()
+            if isinstance(v, dict) and "mrr" in v and k != "retention"]
 
 
 def markdown_table(result: dict[str, Any]) -> str:
