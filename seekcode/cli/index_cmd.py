@@ -24,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--encoder", default="minilm",
                    help="'minilm' (default, bundled), 'minilm-int8' (3x faster) or a model directory from `seekcode train encoder`")
     p.add_argument("--hash", action="store_true",
-                   help="also train CoSHC (categories, 128-bit hashing, query classifier)")
+                   help="also train CoSHC (categories, learned hash codes, query classifier; "
+                   "`seekcode train hash --help` for the paper's setting)")
     p.add_argument("--watch", action="store_true",
                    help="keep the index fresh while files in a source folder change")
     p.add_argument("--json", action="store_true", help="print the build statistics as JSON")
@@ -45,6 +46,9 @@ def run(args: argparse.Namespace) -> int:
     encoder = load_encoder(args.encoder)
     skips = SkipReport()
     hooks = []
+    if not args.hash and _had_coshc(args.output):
+        print(f"note: {args.output} had CoSHC hashing; this update searches exactly until "
+              "you pass --hash again", file=sys.stderr)
     if args.hash:
         from seekcode.hashing.train import coshc_build_hook
 
@@ -80,3 +84,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"watching {source} for changes (Ctrl-C to stop)", file=sys.stderr)
         watch(source, args.output, encoder)
     return 0
+
+
+def _had_coshc(out: Path) -> bool:
+    from seekcode.index.store import Index, IndexError_
+
+    try:
+        return "coshc" in Index.open(out, verify=False).manifest.get("extras", {})
+    except IndexError_:
+        return False
+
