@@ -236,7 +236,8 @@ def markdown(runs: dict[str, dict[str, Any]], info: dict[str, Any],
         "~3x faster than fp32 on this CPU), zero-shot; it was trained on CodeSearchNet pairs "
         "among others, so treat its numbers as possibly seen data.",
         "",
-        f"Command: `python benchmarks/bench_languages.py {' '.join(sys.argv[1:])}`  ",
+        "Command: `python benchmarks/bench_languages.py "
+        + " ".join(a for a in sys.argv[1:] if a != "--report-only") + "`  ",
         f"Machine: {info.get('machine')}",
         "",
         "## Sizes",
