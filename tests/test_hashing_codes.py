@@ -51,3 +51,14 @@ def test_faiss_binary_index_agrees_with_reference():
 def test_pack_rejects_non_multiple_of_8():
     with pytest.raises(ValueError, match="multiple of 8"):
         pack_signs(np.zeros((1, 12)))
+
+
+def test_rotation_init_with_fewer_vectors_than_bits():
+    import numpy as np
+
+    from seekcode.hashing.model import rotation_init
+
+    vecs = np.random.default_rng(0).normal(size=(40, 96)).astype(np.float32)
+    for itq in (0, 5):
+        proj = rotation_init(vecs, bits=128, seed=0, itq_iterations=itq)
+        assert proj.shape == (128, 96) and np.isfinite(proj).all()

@@ -28,7 +28,8 @@ def rotation_init(vectors: np.ndarray, bits: int, seed: int, itq_iterations: int
     x = vectors - vectors.mean(axis=0)
     _, _, vt = np.linalg.svd(x[: min(len(x), 20000)], full_matrices=False)
     dim = vectors.shape[1]
-    take = min(bits, dim)
+    # Fewer training vectors than bits gives fewer principal directions: random ones fill in.
+    take = min(bits, dim, vt.shape[0])
     q, _ = np.linalg.qr(rng.standard_normal((take, take)))
     if itq_iterations:
         v = x[: min(len(x), 50000)] @ vt[:take].T
@@ -39,8 +40,8 @@ def rotation_init(vectors: np.ndarray, bits: int, seed: int, itq_iterations: int
             r = (u @ wt).T
         q = r.T
     proj = q @ vt[:take]
-    if bits > dim:
-        extra = rng.standard_normal((bits - dim, dim))
+    if bits > take:
+        extra = rng.standard_normal((bits - take, dim))
         extra /= np.linalg.norm(extra, axis=1, keepdims=True)
         proj = np.vstack([proj, extra])
     return proj.astype(np.float32)
