@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,6 +12,7 @@ import numpy as np
 
 from seekcode.corpus.jsonl import read_json_lines
 from seekcode.corpus.skips import SkipReport
+from seekcode.corpus.tokens import docstring_summary
 
 if TYPE_CHECKING:
     from seekcode.index.store import Index
@@ -45,12 +47,8 @@ def corpus_queries(index: Index, max_queries: int | None = None, seed: int = 0) 
     texts, relevant = [], []
     skips = SkipReport()
     sql = "SELECT id, record FROM records" + (" WHERE partition = 'test'" if partition else "")
-    import json
-
     for rid, raw in index.db.execute(sql + " ORDER BY id"):
         rec = json.loads(raw)
-        from seekcode.corpus.tokens import docstring_summary
-
         q = docstring_summary(rec.get("docstring", ""))
         if not q:
             skips.skip("record without docstring (no query)")
