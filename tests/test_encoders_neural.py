@@ -160,3 +160,42 @@ def test_sequence_outputs_ignore_padding(arch: str) -> None:
     ids = torch.tensor([[5, 6, 7, 0, 0, 0]])
     longer = torch.tensor([[5, 6, 7, 0, 0, 0, 0, 0]])
     torch.testing.assert_close(enc(ids), enc(longer))
+
+
+@pytest.mark.parametrize("combine", [True, False])
+def test_gated_body_starts_as_its_bag_model(combine: bool) -> None:
+    """Zero gates: the full forward pass equals the bag phase's cheap one, trained
+    pooling and layer mix included (a negative gamma flips max pooling: still equal)."""
+    torch.manual_seed(0)
+    enc = SequenceEncoder(50, SequenceConfig(arch="selfatt", dim=16, heads=2, max_len=12,
+                                             dropout=0.0, pooling=("mean", "max", "attention"),
+                                             combine_layers=combine, gated=True))
+    with torch.no_grad():
+        enc.pool.attention.score.weight.normal_()  # type: ignore[union-attr]
+        enc.pool.mix.normal_()  # type: ignore[union-attr]
+        if combine:
+            enc.combine.gamma.fill_(-0.7)  # type: ignore[union-attr]
+            enc.combine.weights.normal_()  # type: ignore[union-attr]
+    ids = torch.randint(1, 50, (5, 12))
+    ids[1, 6:] = 0
+    ids[3, 2:] = 0
+    enc.eval()
+    full = enc(ids)
+    enc.bag_phase = True
+    torch.testing.assert_close(enc(ids), full)
+    # Open gates change the function: the blocks are really in the full pass.
+    with torch.no_grad():
+        enc.gates.fill_(1.0)  # type: ignore[union-attr]
+    enc.bag_phase = False
+    assert not torch.allclose(enc(ids), full)
+
+
+def test_bag_phase_needs_closed_gates(records: list[Record]) -> None:
+    enc = NeuralEncoder.build(records, NeuralConfig.for_kind("deepsem", dim=16, heads=2))
+    assert enc.module.set_bag_phase(True) and enc.module.set_bag_phase(False)
+    with torch.no_grad():
+        enc.module.query.gates.fill_(0.5)  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="untrained gates"):
+        enc.module.set_bag_phase(True)
+    plain = NeuralEncoder.build(records, NeuralConfig.for_kind("selfatt", dim=16, heads=2))
+    assert not plain.module.set_bag_phase(True)

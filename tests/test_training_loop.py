@@ -121,3 +121,42 @@ def test_train_index_eval_beats_random(tmp_path: Path) -> None:
     assert result["exact"]["mrr"] > 2 * random_mrr
     hits = index.search("compress the given csv", k=3)
     assert hits and hits[0].func_name in {r.func_name for r in test}
+
+
+def test_deepsem_trains_its_bag_first_then_opens_the_gates(tmp_path: Path) -> None:
+    """The bag phase ends (here: its share of the budget is used up after one epoch), the
+    full model continues from it, and the checkpoint remembers the phase."""
+    train, valid = split(synthetic_corpus())
+    cfg = TrainConfig.for_model("deepsem", batch_size=16, max_epochs=4, patience=1, threads=1,
+                                arch={"dim": 16, "heads": 2, "layers": 1}, mine_top_k=3,
+                                epoch_pairs=0, bag_warmup=1e-9, max_minutes=30)
+    at_switch: list[bool] = []
+
+    def log(msg: str) -> None:
+        assert trainer.model is not None or msg.startswith("building")
+        if msg.startswith("epoch 1:"):
+            # After the best bag model is saved, move the live weights away from it.
+            with torch.no_grad():
+                for p in trainer.model.torch_module().parameters():  # type: ignore[union-attr]
+                    p.add_(0.1)
+        if "training the full model" in msg:
+            # The full phase starts from the best bag model, as saved.
+            assert trainer.model is not None
+            now = trainer.model.torch_module().state_dict()
+            best = load_encoder(tmp_path / "m").torch_module().state_dict()  # type: ignore[attr-defined]
+            at_switch.append(all(torch.equal(now[k], best[k]) for k in best))
+
+    trainer = Trainer(cfg, tmp_path / "m", progress=False, log=log)
+    res = trainer.fit(train, valid)
+    phases = [h["phase"] for h in res.history]
+    assert phases == ["bag", "full", "full", "full"], phases
+    assert at_switch == [True]
+    gates = [v for k, v in torch.load(tmp_path / "m" / CHECKPOINT, weights_only=False)["module"]
+             .items() if k.endswith("gates")]
+    assert gates and any(bool((g != 0).any()) for g in gates)  # the full phase trained them
+    saved = torch.load(tmp_path / "m" / CHECKPOINT, weights_only=False)
+    assert saved["phase"] == "full"
+    # Resuming a finished run does not go back to the bag phase (it would refuse: the
+    # gates are open).
+    again = Trainer(cfg, tmp_path / "m", progress=False).fit(train, valid)
+    assert again.steps == res.steps

@@ -18,7 +18,9 @@ class SequenceConfig:
     `arch`: nbow | cnn | rnn | selfatt. `pooling`: a subset of mean, max, attention;
     more than one is the paper's hybrid pooling (a learned mix). `combine_layers`:
     pool a learned weighted sum of every layer's output (embeddings included)
-    instead of the last layer's.
+    instead of the last layer's. `gated` (self-attention only): each block adds to a
+    residual stream through a learned gate that starts at zero (ReZero), so an
+    untrained body leaves the embeddings' bag model intact; see `bag_phase`.
     """
 
     arch: str = "nbow"
@@ -30,6 +32,7 @@ class SequenceConfig:
     pooling: tuple[str, ...] = ("attention",)
     combine_layers: bool = False
     kernel: int = 5
+    gated: bool = False
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -96,11 +99,17 @@ class LayerCombination(nn.Module):
 
 
 class SequenceEncoder(nn.Module):
-    """Embedding, a body (nothing, convolutions, a biLSTM or self-attention), pooling."""
+    """Embedding, a body (nothing, convolutions, a biLSTM or self-attention), pooling.
+
+    A gated body whose gates are all zero computes exactly its embeddings' bag model.
+    While `bag_phase` is on, the forward pass computes only that bag (tens of times
+    cheaper on CPU) and the body gets no gradient, so its gates stay at zero.
+    """
 
     def __init__(self, vocab_size: int, cfg: SequenceConfig):
         super().__init__()
         self.cfg = cfg
+        self.bag_phase = False
         d = cfg.dim
         self.embed = nn.Embedding(vocab_size, d, padding_idx=0)
         # N(0, 1) rows would take Adam hundreds of steps to move; CPU budgets have few.
@@ -132,6 +141,11 @@ class SequenceEncoder(nn.Module):
             )
         elif cfg.arch != "nbow":
             raise ValueError(f"unknown sequence architecture {cfg.arch!r}")
+        self.gates: nn.Parameter | None = None
+        if cfg.gated:
+            if cfg.arch != "selfatt":
+                raise ValueError("gated layers are for the self-attention body only")
+            self.gates = nn.Parameter(torch.zeros(cfg.layers))
         n_outputs = 1 + (len(self.convs) or len(self.blocks) or (1 if self.rnn else 0))
         self.combine = LayerCombination(n_outputs) if cfg.combine_layers and n_outputs > 1 else None
         self.pool = HybridPooling(d, tuple(cfg.pooling))
@@ -139,6 +153,8 @@ class SequenceEncoder(nn.Module):
     def layer_outputs(self, ids: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
         """The embeddings and each layer's output, (batch, len, dim) each."""
         x = self.embed(ids)
+        if self.gates is not None:
+            return self._gated_outputs(self.drop(x), mask)
         if self.pos is not None:
             x = x + self.pos(torch.arange(ids.shape[1], device=ids.device))
         x = self.drop(x)
@@ -161,21 +177,38 @@ class SequenceEncoder(nn.Module):
             outs.append(x)
         return outs
 
+    def _gated_outputs(self, x: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+        """Residual stream h_l = h_{l-1} + gate_l * block_l(h_{l-1} + positions)."""
+        assert self.gates is not None and self.pos is not None
+        pos = self.pos(torch.arange(x.shape[1], device=x.device))
+        outs = [x]
+        for gate, block in zip(self.gates, self.blocks, strict=True):
+            x = x + gate * block(x + pos, src_key_padding_mask=~mask)
+            outs.append(x)
+        return outs
+
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         mask = ids != 0
         if self.cfg.arch == "nbow":
             return self.drop(self._bag(ids, mask))
+        if self.bag_phase and self.gates is not None:
+            # All gates are zero: every layer equals the embeddings, and a combination
+            # of them is gamma times the embeddings.
+            scale = self.combine.gamma if self.combine is not None else None
+            return self._bag(ids, mask, scale)
         outs = self.layer_outputs(ids, mask)
         h = self.combine(outs) if self.combine is not None else outs[-1]
         return self.pool(h, mask)
 
-    def _bag(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def _bag(self, ids: torch.Tensor, mask: torch.Tensor,
+             scale: torch.Tensor | None = None) -> torch.Tensor:
         """Pooling of a bag of words without materialising (batch, len, dim).
 
-        The same function as pooling the embeddings, several times cheaper on CPU:
-        a token's attention score is linear in its embedding, so it is a lookup too.
+        The same function as pooling the embeddings (times `scale`), several times
+        cheaper on CPU: a token's attention score is linear in its embedding, so it is
+        a lookup too.
         """
-        weight = self.embed.weight
+        weight = self.embed.weight if scale is None else self.embed.weight * scale
         pooled = []
         for mode in self.pool.modes:
             if mode == "attention":

@@ -48,6 +48,8 @@ class NeuralConfig:
     dropout: float = 0.0
     pooling: tuple[str, ...] = ("attention",)
     combine_layers: bool = False
+    # Self-attention blocks behind zero-initialised gates (see SequenceConfig.gated).
+    gated: bool = False
     modalities: tuple[str, ...] = ("tokens",)
     align: bool = False
     query_vocab: int = 8000
@@ -64,7 +66,7 @@ class NeuralConfig:
         base: dict[str, Any] = {"kind": kind}
         if kind == "deepsem":
             base.update(pooling=("mean", "max", "attention"), combine_layers=True,
-                        modalities=MODALITIES, align=True)
+                        modalities=MODALITIES, align=True, gated=True)
         elif kind == "rnn":
             base.update(pooling=("mean",))
         elif kind in ("cnn", "selfatt"):
@@ -94,7 +96,8 @@ class NeuralConfig:
         layers = 1 if part in ("name", "calls") and arch == "selfatt" else self.layers
         return SequenceConfig(arch=arch, dim=self.dim, layers=layers, heads=self.heads,
                               max_len=self.max_len[part], dropout=self.dropout,
-                              pooling=tuple(self.pooling), combine_layers=self.combine_layers)
+                              pooling=tuple(self.pooling), combine_layers=self.combine_layers,
+                              gated=self.gated and arch == "selfatt")
 
 
 class BiEncoderModule(nn.Module):
@@ -120,6 +123,16 @@ class BiEncoderModule(nn.Module):
                 nn.init.eye_(proj.weight)
                 nn.init.zeros_(proj.bias)
                 self.align[lang] = proj
+
+    def set_bag_phase(self, on: bool) -> bool:
+        """Compute only the embeddings' bag models of the gated encoders (see
+        SequenceEncoder); False when there is no gated encoder to switch."""
+        gated = [m for m in self.modules() if isinstance(m, SequenceEncoder) and m.gates is not None]
+        if on and any(bool((m.gates != 0).any()) for m in gated):  # type: ignore[union-attr]
+            raise ValueError("the bag phase needs untrained gates (all zero)")
+        for m in gated:
+            m.bag_phase = on
+        return bool(gated)
 
     def embed_queries(self, ids: torch.Tensor) -> torch.Tensor:
         return self.query(ids)

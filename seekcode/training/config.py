@@ -45,6 +45,11 @@ class TrainConfig:
     # Validate before the first update: a fine-tuned model is kept only if it beats
     # where it started.
     validate_start: bool = False
+    # Gated models (deepsem): first train only the embeddings' bag model (the
+    # self-attention blocks wait behind zero gates; a step costs tens of times less)
+    # for at most this share of the budget, or until validation stops improving for
+    # `patience` epochs; then the full model, from there. 0: the full model throughout.
+    bag_warmup: float = 0.0
     # Torch threads; 0 = torch's default. One by default: on a busy 2-core machine
     # multi-threaded kernels mostly wait for each other (5x slower steps measured).
     threads: int = 1
@@ -64,6 +69,8 @@ class TrainConfig:
             # The sequence models are slow per pair on CPU: shorter epochs so that
             # validation and mining happen inside a few minutes' budget.
             base.update(lr=5e-3, warmup_steps=10, epoch_pairs=16384)
+        if model == "deepsem":
+            base.update(bag_warmup=0.5)
         if model == "minilm":
             # Fine-tuning: small steps; 64 pairs (+ 64 mined negatives) per batch,
             # computed in chunks of 16 with gradient caching.

@@ -138,6 +138,11 @@ class Trainer:
             (self.out / TRAIN_CONFIG).write_text(json.dumps(cfg.to_dict(), indent=2))
         self.model = model
         module = model.torch_module()
+        phase = state.get("phase", "full") if state is not None else "full"
+        if state is None and cfg.bag_warmup > 0:
+            phase = "bag"
+        if phase == "bag" and not _set_bag_phase(module, True):
+            phase = "full"  # nothing gated: the bag phase would be the whole model
 
         qf = model.query_features([r.query_text for r in pairs])
         cf = model.code_features(pairs)
@@ -170,7 +175,7 @@ class Trainer:
                 "batch_index": batch_index, "order": order, "negs": negs,
                 "bad_epochs": bad_epochs, "early_stopped": early_stopped,
                 "best_mrr": res.best_mrr, "best_epoch": res.best_epoch,
-                "history": res.history, "numpy_rng": rng.bit_generator.state,
+                "history": res.history, "phase": phase, "numpy_rng": rng.bit_generator.state,
                 "torch_rng": torch.get_rng_state(), "python_rng": random.getstate(),
             })
 
@@ -193,6 +198,7 @@ class Trainer:
                                 "seconds": 0.0, "mined": False})
         clock = time.process_time if cfg.clock == "cpu" else time.monotonic
         deadline = clock() + cfg.max_minutes * 60
+        bag_deadline = clock() + cfg.bag_warmup * cfg.max_minutes * 60
         stopped = ""
         from tqdm import tqdm
 
@@ -242,9 +248,17 @@ class Trainer:
             res.history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses
                                 else None, "valid_mrr": mrr, "steps": step,
                                 "seconds": round(time.monotonic() - t_epoch, 1),
-                                "mined": negs is not None})
+                                "mined": negs is not None, "phase": phase})
             bad_epochs = 0 if improved else bad_epochs + 1
             early_stopped = bad_epochs >= cfg.patience
+            if phase == "bag" and (early_stopped or clock() > bag_deadline):
+                # The full model starts from the best bag model (its gates are still zero,
+                # so it computes the same function).
+                phase = "full"
+                module.load_state_dict(load_trainable(cfg, self.out).torch_module().state_dict())
+                _set_bag_phase(module, False)
+                bad_epochs, early_stopped = 0, False
+                self.log(f"bag warm-up done after {step} steps; training the full model")
             epoch += 1
             order, negs, batch_index = None, None, 0
             checkpoint()
@@ -348,6 +362,12 @@ class Trainer:
         tmp = path.with_suffix(".tmp")
         torch.save(state, tmp)
         tmp.replace(path)
+
+
+def _set_bag_phase(module: torch.nn.Module, on: bool) -> bool:
+    """Switch a model's gated encoders to (or from) their bag models; False if it has none."""
+    switch = getattr(module, "set_bag_phase", None)
+    return bool(switch(on)) if switch is not None else False
 
 
 def train(cfg: TrainConfig, records: Sequence[Record], out: str | Path,
