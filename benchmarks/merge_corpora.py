@@ -1,0 +1,68 @@
+"""Merge corpora built by `seekcode corpus` into one, re-split by project.
+
+    python benchmarks/merge_corpora.py A.jsonl.gz B.jsonl.gz -o OUT.jsonl.gz \
+        [--language python] [--drop-project NAME ...] [--seed 0]
+
+For a corpus too big to build in one go (or grown later): build the parts, then
+merge them. Keeps one language (`--language`, default python; packages ship
+JavaScript too), drops whole projects (`--drop-project`, e.g. a package that one part
+has from pip and another from site-packages, which would otherwise sit in train and
+test at once), drops code seen earlier (whitespace-insensitive), and splits the
+result train/valid/test by project exactly as `seekcode corpus` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+
+from seekcode.corpus.jsonl import read_records, write_records
+from seekcode.corpus.record import Record
+from seekcode.corpus.split import partition
+
+
+def merge(paths: list[Path], language: str, drop: set[str]) -> tuple[list[Record], Counter[str]]:
+    """The records kept, and how many were dropped by reason."""
+    seen: set[str] = set()
+    kept: list[Record] = []
+    dropped: Counter[str] = Counter()
+    for path in paths:
+        for r in read_records(path):
+            if (r.language or "").lower() != language:
+                dropped[f"not {language}"] += 1
+            elif r.repo in drop:
+                dropped["dropped project"] += 1
+            elif (key := " ".join(r.code.split())) in seen:
+                dropped["duplicate code"] += 1
+            else:
+                seen.add(key)
+                kept.append(r)
+    return kept, dropped
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("corpora", nargs="+", type=Path)
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("--language", default="python")
+    p.add_argument("--drop-project", nargs="*", default=[], metavar="NAME",
+                   help="project (`repo`) names to leave out")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args()
+    records, dropped = merge(args.corpora, args.language, set(args.drop_project))
+    if not records:
+        print(f"error: no {args.language} records in {', '.join(map(str, args.corpora))}",
+              file=sys.stderr)
+        return 2
+    report = partition(records, seed=args.seed)
+    n = write_records(args.output, records)
+    reasons = ", ".join(f"{v:,} {k}" for k, v in dropped.most_common()) or "none"
+    print(f"wrote {n:,} records to {args.output} ({report.describe()}); dropped {reasons}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
