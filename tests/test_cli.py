@@ -40,9 +40,9 @@ def test_reindex_reports_reuse(index_dir, corpus_file, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["search", "{idx}", "   "], "query is empty"),
-    (["search", "{idx}", "x" * 1001], "limit is 1,000"),
-    (["search", "{idx}", "md5", "-k", "0"], "out of range"),
+    (["search", "{idx}", "   "], "query: empty query"),
+    (["search", "{idx}", "x" * 1001], "at most 1,000"),
+    (["search", "{idx}", "md5", "-k", "0"], "-k: 0 out of range"),
     (["search", "{idx}", "md5", "--lang", "cobol"], "not in this index"),
     (["search", "{tmp}/nothing", "md5"], "not a seekcode index"),
     (["index", "{tmp}/missing.jsonl", "-o", "{tmp}/x"], "no such corpus"),

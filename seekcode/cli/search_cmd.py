@@ -7,8 +7,8 @@ import json
 import time
 
 from seekcode.cli import UsageError
+from seekcode.index.search import QueryError, check_query
 
-MAX_QUERY_CHARS = 1000
 MAX_K = 1000
 
 
@@ -25,15 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def validate_query(query: str, k: int) -> str:
-    """Shared bounds for the CLI and the server."""
-    query = " ".join(query.split())
-    if not query:
-        raise UsageError("the query is empty; describe what the function should do")
-    if len(query) > MAX_QUERY_CHARS:
-        raise UsageError(f"the query has {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,}")
-    if not 1 <= k <= MAX_K:
-        raise UsageError(f"-k {k} is out of range; use 1 to {MAX_K}")
-    return query
+    """The query as searched; a usage error naming the bad argument otherwise."""
+    try:
+        return check_query(query, k, MAX_K)
+    except QueryError as e:
+        raise UsageError(f"{'-k' if e.field == 'k' else 'query'}: {e}") from None
 
 
 def run(args: argparse.Namespace) -> int:

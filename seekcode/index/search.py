@@ -8,6 +8,30 @@ from typing import Any, Protocol
 
 import numpy as np
 
+# The longest query any front end accepts; longer text is not a description of a function.
+MAX_QUERY_CHARS = 1000
+
+
+class QueryError(ValueError):
+    """A query no index can answer. `field` ("q" or "k") names the bad input."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def check_query(query: str, k: int, max_k: int) -> str:
+    """The query with its whitespace collapsed; QueryError if it is empty, longer than
+    MAX_QUERY_CHARS, or `k` is not in 1..max_k. Each front end words its own error."""
+    query = " ".join(query.split())
+    if not query:
+        raise QueryError("q", "empty query; describe what the function should do")
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryError("q", f"query of {len(query):,} characters; at most {MAX_QUERY_CHARS:,}")
+    if not 1 <= k <= max_k:
+        raise QueryError("k", f"{k} out of range; ask for 1 to {max_k} results")
+    return query
+
 
 @dataclass
 class Hit:

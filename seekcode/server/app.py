@@ -22,11 +22,10 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
 from seekcode.encoders.base import Encoder
-from seekcode.index.search import Hit
+from seekcode.index.search import MAX_QUERY_CHARS, Hit, QueryError, check_query
 from seekcode.index.store import Index
 from seekcode.server.live import LiveIndex
 
-MAX_QUERY_CHARS = 1000
 MAX_K = 100
 MAX_GLOB_CHARS = 256
 # The page has no script and loads nothing from elsewhere; say so to the browser.
@@ -106,13 +105,10 @@ class SearchService:
     def validate(self, q: str, k: int, lang: str | None, path: str | None,
                  exact: bool, index: Index) -> SearchParams:
         """Raise BadRequest with the reason for any parameter the index cannot answer."""
-        q = q.strip()
-        if not q:
-            raise BadRequest("q: empty query; describe the function you are looking for")
-        if len(q) > MAX_QUERY_CHARS:
-            raise BadRequest(f"q: query of {len(q):,} characters; at most {MAX_QUERY_CHARS:,}")
-        if not 1 <= k <= MAX_K:
-            raise BadRequest(f"k: {k} out of range; ask for 1 to {MAX_K} results")
+        try:
+            q = check_query(q, k, MAX_K)
+        except QueryError as e:
+            raise BadRequest(f"{e.field}: {e}") from None
         lang = (lang or "").strip().lower() or None
         if lang is not None and lang not in index.languages():
             have = ", ".join(index.languages()) or "none"
