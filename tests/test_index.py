@@ -79,3 +79,20 @@ def test_truncated_and_corrupted_files_are_detected(tmp_path, records, encoder):
 def test_not_an_index(tmp_path):
     with pytest.raises(IndexError_, match="not a seekcode index"):
         Index.open(tmp_path)
+
+
+@pytest.mark.slow
+def test_unchanged_rebuild_never_loads_minilm(tmp_path, records):
+    """Re-indexing unchanged code with the default encoder reads no weights: the id, the
+    dimension and the no-op check need none; a search loads them on demand."""
+    from seekcode.encoders.minilm import MiniLMEncoder
+
+    first = MiniLMEncoder()
+    assert first.dim == 384 and first.id and first._model is None
+    Index.build(records, tmp_path / "idx", first, progress=False)
+    assert first._model is not None
+    again = MiniLMEncoder()
+    index, stats = Index.build(records, tmp_path / "idx", again, progress=False)
+    assert stats["unchanged"] == 1
+    assert again._model is None and again._tokenizer is None
+    assert index.search("parse a json file", k=1) and again._model is not None

