@@ -6,6 +6,11 @@ sub-words, called API names), each with a self-attention encoder whose layers ar
 mixed (layer combination) and pooled by a learned mix of mean, max and attention
 (hybrid pooling). The modality vectors are fused, and each language's code encoder
 is followed by an alignment projection into the space shared with the query encoder.
+
+deepsem's self-attention blocks sit behind zero-initialised gates (ReZero): an
+untrained body computes exactly the embeddings' bag model, so training can fit that
+bag first at a fraction of the cost per step (`TrainConfig.bag_warmup`) and then open
+the gates.
 """
 
 from __future__ import annotations
