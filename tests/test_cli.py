@@ -48,6 +48,8 @@ def test_reindex_reports_reuse(index_dir, corpus_file, capsys):
     (["index", "{tmp}/missing.jsonl", "-o", "{tmp}/x"], "no such corpus"),
     (["eval", "{idx}", "--queries", "{tmp}/missing.jsonl"], "no such query file"),
     (["index", "{corpus}", "-o", "{tmp}/x", "--encoder", "{tmp}"], "not an encoder"),
+    (["train", "encoder", "--model", "deepsem", "--corpus", "{corpus}", "-o", "{tmp}/m",
+      "--bag-warmup", "2"], "--bag-warmup 2.0: give a share of the budget"),
 ])
 def test_bad_input_exits_2_with_a_reason(index_dir, corpus_file, tmp_path, capsys, argv, message):
     argv = [a.format(idx=index_dir, tmp=tmp_path, corpus=corpus_file) for a in argv]

@@ -26,6 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch threads (default 1; 0: torch's default)")
     p.add_argument("--no-mining", action="store_true",
                    help="no negatives mined with the previous epoch's model")
+    p.add_argument("--bag-warmup", type=float, default=None, metavar="SHARE",
+                   help="deepsem: share of the budget for training its bag model before "
+                        "the self-attention layers (default 0.5; 0: full model throughout)")
     p.add_argument("--restart", action="store_true",
                    help="ignore an existing checkpoint in the model directory")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -43,8 +46,10 @@ def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig.for_model(
         args.model, seed=args.seed, max_minutes=args.max_minutes, batch_size=args.batch_size,
         max_epochs=args.epochs, lr=args.lr, threads=args.threads,
-        mined_negatives=False if args.no_mining else None,
+        mined_negatives=False if args.no_mining else None, bag_warmup=args.bag_warmup,
     )
+    if not 0 <= cfg.bag_warmup <= 1:
+        raise ValueError(f"--bag-warmup {cfg.bag_warmup}: give a share of the budget, 0 to 1")
     skips = SkipReport()
     records = list(read_records(args.corpus, skips))
     train, valid = split_partitions(records)
