@@ -33,6 +33,8 @@ single_thread()  # before numpy/faiss/torch are imported
 
 import numpy as np  # noqa: E402
 
+from seekcode.eval.metrics import summarize_ranks  # noqa: E402
+
 RECALL_SWEEP = (100, 200, 500, 1000, 2000, 5000)
 ACCURACY_THREADS = 2  # untimed accuracy passes may use both cores
 EF_SWEEP = (8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
@@ -252,11 +254,6 @@ class HNSWSearcher:
 
 
 # ---- measuring --------------------------------------------------------------------------
-def metrics(ranks: np.ndarray) -> dict[str, float]:
-    return {"r@1": float(np.mean(ranks <= 1)), "r@5": float(np.mean(ranks <= 5)),
-            "r@10": float(np.mean(ranks <= 10)), "mrr": float(np.mean(1.0 / ranks))}
-
-
 def timing(searcher: Any, queries: np.ndarray, n: int) -> dict[str, float]:
     """Median ms of similarity, sorting and their sum over n single queries, one thread."""
     import faiss
@@ -304,7 +301,7 @@ class PoolRun:
 
     def add(self, name: str, searcher: Any, extra_bytes: float) -> dict[str, Any]:
         """Accuracy, retention, timing and hashing-stage recall of one method."""
-        m = metrics(searcher.rank(self.queries, self.relevant))
+        m = summarize_ranks(searcher.rank(self.queries, self.relevant))
         row = {**m, **timing(searcher, self.queries, self.timed),
                "retention": {k: (m[k] / self.exact[k] if self.exact[k] else float("nan")) for k in m},
                "recall": getattr(searcher, "recall", None), "bytes_per_record": extra_bytes}
@@ -387,7 +384,7 @@ def main() -> None:
         ex_ranks = exact.rank(q, relevant_of)
         _, top1 = exact.search(q, 1)
         top1 = top1[:, 0]
-        ex = metrics(ex_ranks)
+        ex = summarize_ranks(ex_ranks)
         res["methods"]["exact"] = {**ex, **timing(exact, q, args.timed), "bytes_per_record": pool.shape[1] * 4}
         log(f"  exact {res['methods']['exact']}")
 
@@ -434,7 +431,7 @@ def main() -> None:
         chosen = EF_SWEEP[-1]
         for ef in EF_SWEEP:
             h.set_ef(ef)
-            r1 = metrics(h.rank(q, relevant_of))["r@1"]
+            r1 = summarize_ranks(h.rank(q, relevant_of))["r@1"]
             sweep[ef] = r1
             if r1 >= target:
                 chosen = ef

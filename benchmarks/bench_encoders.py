@@ -79,16 +79,10 @@ def load_split(corpus: Path, test_max: int, seed: int = 0) -> dict[str, list[Any
 
 def metrics(query_vecs: np.ndarray, code_vecs: np.ndarray) -> dict[str, float]:
     """mrr@1000batch, and MRR, R@1/5/10 over the whole test pool (ties against)."""
-    from seekcode.eval.metrics import mrr_at_1000_batch, summarize_ranks
+    from seekcode.eval.metrics import mrr_at_1000_batch, pool_ranks, summarize_ranks
 
-    ranks = []
-    for start in range(0, len(query_vecs), 1000):
-        s = query_vecs[start : start + 1000] @ code_vecs.T
-        own = s[np.arange(len(s)), np.arange(start, start + len(s))]
-        ranks.append((s >= own[:, None]).sum(1))
-    r = np.concatenate(ranks).astype(np.float64)
     return {"mrr@1000batch": mrr_at_1000_batch(query_vecs, code_vecs, seed=0),
-            **summarize_ranks(r)}
+            **summarize_ranks(pool_ranks(query_vecs, code_vecs))}
 
 
 def run_one(name: str, args: argparse.Namespace) -> dict[str, Any]:

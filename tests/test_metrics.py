@@ -5,7 +5,14 @@ import math
 import numpy as np
 import pytest
 
-from seekcode.eval.metrics import batch_ranks, mrr, mrr_at_1000_batch, ndcg, recall_at
+from seekcode.eval.metrics import (
+    batch_ranks,
+    mrr,
+    mrr_at_1000_batch,
+    ndcg,
+    pool_ranks,
+    recall_at,
+)
 from seekcode.index.search import rank_with_ties
 
 
@@ -57,3 +64,13 @@ def test_ndcg_both_variants_by_hand():
     assert ndcg(ranked, grades, within=True) == pytest.approx((1 / 1 + 7 / math.log2(3)) / idcg)
     assert ndcg(["a", "b"], grades) == pytest.approx(1.0)
     assert ndcg(["a"], {"a": 0}) is None
+
+
+def test_pool_ranks_in_chunks_match_one_batch_ties_included():
+    q = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]], dtype=np.float32)
+    c = np.array([[1.0, 0.0], [1.0, 0.0], [0.6, 0.8]], dtype=np.float32)
+    # query 0: code 1 ties its own code (rank 2); query 1: its own code scores 0, code 0
+    # ties it and code 2 beats it (rank 3); query 2: codes 0 and 1 beat its 0.6 (rank 3)
+    assert pool_ranks(q, c, chunk=2).tolist() == [2.0, 3.0, 3.0]
+    assert pool_ranks(q, c, chunk=2).tolist() == batch_ranks(q, c).tolist()
+    assert pool_ranks(q[:0], c).shape == (0,)

@@ -33,6 +33,16 @@ def batch_ranks(query_vecs: np.ndarray, code_vecs: np.ndarray) -> np.ndarray:
     return (scores >= own - TIE_EPS).sum(axis=1).astype(np.float64)
 
 
+def pool_ranks(query_vecs: np.ndarray, code_vecs: np.ndarray, chunk: int = 1024) -> np.ndarray:
+    """Rank of code i for query i among all the codes (ties against), in chunks of queries."""
+    out = []
+    for start in range(0, len(query_vecs), chunk):
+        scores = query_vecs[start : start + chunk] @ code_vecs.T
+        own = scores[np.arange(len(scores)), np.arange(start, start + len(scores))][:, None]
+        out.append((scores >= own - TIE_EPS).sum(axis=1))
+    return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+
+
 def mrr_at_1000_batch(query_vecs: np.ndarray, code_vecs: np.ndarray, seed: int = 0,
                       batch: int = 1000) -> float:
     """CodeSearchNet's MRR: pairs shuffled with `seed`, cut into batches of `batch`,

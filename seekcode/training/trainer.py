@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from seekcode.corpus.record import Record
+from seekcode.eval.metrics import mrr, pool_ranks
 from seekcode.training.config import RESUMABLE_CHANGES, TrainConfig
 from seekcode.training.data import duplicate_groups, split_partitions, training_pairs
 from seekcode.training.loss import contrastive_loss
@@ -54,12 +55,7 @@ class TrainResult:
 
 def pool_mrr(query_vecs: np.ndarray, code_vecs: np.ndarray) -> float:
     """MRR of query i finding code i among all codes, ties counted against the model."""
-    ranks = []
-    for start in range(0, len(query_vecs), 1024):
-        s = query_vecs[start : start + 1024] @ code_vecs.T
-        own = s[np.arange(len(s)), np.arange(start, start + len(s))]
-        ranks.append((s >= own[:, None]).sum(1))
-    return float(np.mean(1.0 / np.concatenate(ranks))) if ranks else 0.0
+    return mrr(pool_ranks(query_vecs, code_vecs))
 
 
 def seed_everything(seed: int) -> np.random.Generator:
