@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from seekcode.corpus.extract import Function, ParseError, extractor_for
+from seekcode.corpus.extract import Extractor, Function, ParseError, extractor_for
 from seekcode.corpus.filters import FilterConfig, FunctionFilter
 from seekcode.corpus.jsonl import write_records
 from seekcode.corpus.record import Record
@@ -52,17 +52,8 @@ def iter_functions(
         extractor = extractor_for(src.path)
         if extractor is None:
             continue
-        try:
-            text = decode_source(src.data)
-            functions = extractor.extract(text, src.path)
-        except DecodeError as e:
-            skips.skip(e.reason, src.display)
-            continue
-        except ParseError as e:
-            skips.skip("syntax error", f"{src.display} ({e})")
-            continue
-        except Exception as e:  # an extractor bug must cost one file, not the whole run
-            skips.skip(f"extractor failed ({type(e).__name__})", f"{src.display} ({e})")
+        functions = extract_file(src, extractor, skips)
+        if functions is None:
             continue
         n_functions += len(functions)
         if bar is not None:
@@ -71,6 +62,30 @@ def iter_functions(
             yield src, fn
     if bar is not None:
         bar.close()
+
+
+def extract_file(src: SourceFile, extractor: Extractor, skips: SkipReport,
+                 reject: Callable[[str, str], str | None] | None = None) -> list[Function] | None:
+    """The functions of one source file, or None after counting why it was skipped.
+
+    `reject(path, text)` may name a reason to skip the decoded text (generated code).
+    """
+    try:
+        text = decode_source(src.data)
+    except DecodeError as e:
+        skips.skip(e.reason, src.display)
+        return None
+    reason = reject(src.path, text) if reject is not None else None
+    if reason:
+        skips.skip(reason, src.display)
+        return None
+    try:
+        return extractor.extract(text, src.path)
+    except ParseError as e:
+        skips.skip("syntax error", f"{src.display} ({e})")
+    except Exception as e:  # noqa: BLE001 - an extractor bug must cost one file, not the run
+        skips.skip(f"extractor failed ({type(e).__name__})", f"{src.display} ({e})")
+    return None
 
 
 def to_record(src: SourceFile, fn: Function) -> Record:

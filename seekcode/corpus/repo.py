@@ -37,11 +37,11 @@ from pathlib import Path
 
 import pathspec
 
-from seekcode.corpus.build import to_record
-from seekcode.corpus.extract import Extractor, ParseError, extractor_for
+from seekcode.corpus.build import extract_file, to_record
+from seekcode.corpus.extract import Extractor, extractor_for
 from seekcode.corpus.record import Record
 from seekcode.corpus.skips import SkipReport
-from seekcode.corpus.sources import DecodeError, SourceFile, decode_source
+from seekcode.corpus.sources import SourceFile
 
 IGNORE_FILES = (".gitignore", ".seekcodeignore")
 # Folders of code the repository carries but did not write.
@@ -183,22 +183,8 @@ def _extract(c: _Candidate, repo: str, limit: int, skips: SkipReport) -> list[Re
     if data is None:
         return None
     src = SourceFile(repo, c.rel, c.url_base, data, c.where)
-    try:
-        text = decode_source(src.data)
-    except DecodeError as e:
-        skips.skip(e.reason, src.display)
-        return None
-    reason = generated_reason(src.path, text)
-    if reason:
-        skips.skip(reason, src.display)
-        return None
-    try:
-        functions = c.extractor.extract(text, src.path)
-    except ParseError as e:
-        skips.skip("syntax error", f"{src.display} ({e})")
-        return None
-    except Exception as e:  # noqa: BLE001 - one odd file must not stop indexing a repo
-        skips.skip(f"extractor failed ({type(e).__name__})", f"{src.display} ({e})")
+    functions = extract_file(src, c.extractor, skips, reject=generated_reason)
+    if functions is None:
         return None
     return [to_record(src, fn) for fn in functions]
 
