@@ -23,6 +23,12 @@ SEARCH_ROUTINGS = (*ROUTINGS, "ideal")
 _RERANK_CHUNK = 32  # queries per gather: 32 x N x dim floats stay well under 100 MB
 
 
+def _check_routing(routing: str) -> str:
+    if routing not in SEARCH_ROUTINGS:
+        raise ValueError(f"routing {routing!r}: expected one of {', '.join(SEARCH_ROUTINGS)}")
+    return routing
+
+
 class CoSHCSearcher:
     """Recall N candidates by Hamming distance of learned codes, re-rank by cosine.
 
@@ -41,9 +47,7 @@ class CoSHCSearcher:
         self.heads = heads
         self.classifier = classifier
         self.config = config
-        self.routing = routing or config.routing
-        if self.routing not in SEARCH_ROUTINGS:
-            raise ValueError(f"routing {self.routing!r}: expected one of {', '.join(SEARCH_ROUTINGS)}")
+        self.routing = _check_routing(routing or config.routing)
         self.rows = np.arange(len(codes), dtype=np.int64) if rows is None else np.asarray(rows, np.int64)
         self.recall = recall if recall is not None else config.recall_for(len(self.rows))
         self.k = classifier.k
@@ -54,9 +58,7 @@ class CoSHCSearcher:
     def variant(self, routing: str, name: str, recall: int | None = None) -> CoSHCSearcher:
         """The same trained artifacts and FAISS indexes with another routing or budget."""
         other = copy.copy(self)
-        other.routing, other.name = routing, name
-        if routing not in SEARCH_ROUTINGS:
-            raise ValueError(f"routing {routing!r}: expected one of {', '.join(SEARCH_ROUTINGS)}")
+        other.routing, other.name = _check_routing(routing), name
         if recall is not None:
             other.recall = recall
         return other
