@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from seekcode.corpus.extract import ParseError, extractor_for
-from seekcode.corpus.python import PythonExtractor
+from seekcode.corpus.languages.python import PythonExtractor
 
 SOURCE = textwrap.dedent('''\
     """Module docstring."""

@@ -77,7 +77,13 @@ def test_folder_is_one_project_named_after_it(tmp_path):
     assert [(f.repo, f.path) for f in files] == [("myproj", "pkg/a.py")]
     assert files[0].url(3, 5) == (proj / "pkg" / "a.py").absolute().as_uri() + "#L3-L5"
     assert files[0].data == GOOD
-    assert skips.counts == {"test folder (excluded)": 1, "test file (excluded)": 2}
+    assert skips.counts == {
+        "test folder (excluded)": 1,
+        "test file (excluded)": 2,
+        "hidden folder": 1,
+        "generated folder": 1,
+        "not a supported language": 2,  # README.md, pyproject.toml
+    }
     files, _ = files_of([str(proj)], include_tests=True)
     assert [f.path for f in files] == [
         "pkg/a.py",
@@ -113,10 +119,10 @@ def test_bad_files_are_skipped_with_reason_and_example(tmp_path):
     assert [f.path for f in files] == ["ok.py"]
     assert skips.counts == {
         "huge file (> 1,000 bytes)": 1,
-        "broken symlink": 1,
+        "symlink (not followed)": 1,
         "not a regular file": 1,
     }
-    assert skips.examples["broken symlink"] == [str(root / "dangling.py")]
+    assert skips.examples["symlink (not followed)"] == [str(root / "dangling.py")]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
@@ -211,6 +217,7 @@ def test_pypi_sdist_read_from_cache_without_unpacking(cache):
         "huge file (> 1,000 bytes)": 1,
         "test folder (excluded)": 1,
         "test file (excluded)": 1,
+        "not a supported language": 1,  # setup.cfg
     }
     assert skips.examples["test folder (excluded)"] == ["pypi:demo-pkg==1.2.0/tests"]
     files, _ = files_of(["pypi:demo_pkg==1.1.0"])

@@ -11,8 +11,9 @@ import pytest
 from serving_helpers import FakeEncoder, make_project
 
 from seekcode.corpus.extract import extractor_for
-from seekcode.corpus.repo import generated_reason, iter_repo_records
+from seekcode.corpus.repo import iter_repo_records
 from seekcode.corpus.skips import SkipReport
+from seekcode.corpus.walk import generated_reason
 from seekcode.index.store import Index
 from seekcode.index.watch import update, watch
 
@@ -91,7 +92,7 @@ def test_git_vendored_generated_binary_large_and_broken_files_are_skipped(tmp_pa
     assert c["git folder"] == 1 and c["hidden folder"] == 1
     assert c["vendored folder"] == 4 and c["vendored folder (virtualenv)"] == 1
     assert c["generated file (name)"] == 1 and c["generated file (header)"] == 1
-    assert c["over-large file (> 4,096 bytes)"] == 1
+    assert c["huge file (> 4 KiB)"] == 1
     assert c["binary file (NUL bytes)"] == 1 and c["not UTF-8"] == 1
     assert c["syntax error"] == 1 and c["symlink (not followed)"] == 1
     assert c["not a supported language"] == 1
@@ -181,7 +182,7 @@ def _age(root: Path, seconds: float) -> None:
 
 
 def test_unchanged_files_are_not_parsed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from seekcode.corpus.python import PythonExtractor
+    from seekcode.corpus.languages.python import PythonExtractor
 
     root = make_project(tmp_path / "proj")
     _age(root, 3600)

@@ -76,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     skips.print_details()
     if args.json:
         print(json.dumps({**stats, "seconds": round(seconds, 2), "skipped": skips.total,
-                          "skips": skips.as_dict(), "index": str(args.output)}))
+                          "skips": skips.as_dict(), "skip_examples": skips.examples,
+                          "index": str(args.output)}))
     index.close()
     if args.watch:
         from seekcode.index.watch import watch

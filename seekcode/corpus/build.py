@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from seekcode.corpus.sources import (
     iter_source_files,
 )
 from seekcode.corpus.split import DEFAULT_FRACTIONS, SplitReport, check_fractions, partition
+from seekcode.corpus.walk import generated_reason
 
 
 def iter_functions(
@@ -64,18 +65,18 @@ def iter_functions(
         bar.close()
 
 
-def extract_file(src: SourceFile, extractor: Extractor, skips: SkipReport,
-                 reject: Callable[[str, str], str | None] | None = None) -> list[Function] | None:
+def extract_file(src: SourceFile, extractor: Extractor, skips: SkipReport) -> list[Function] | None:
     """The functions of one source file, or None after counting why it was skipped.
 
-    `reject(path, text)` may name a reason to skip the decoded text (generated code).
+    Every source (folder, archive, registry) goes through here, so undecodable,
+    generated and unparsable files are skipped alike for `corpus` and `index`.
     """
     try:
         text = decode_source(src.data)
     except DecodeError as e:
         skips.skip(e.reason, src.display)
         return None
-    reason = reject(src.path, text) if reject is not None else None
+    reason = generated_reason(src.path, text)
     if reason:
         skips.skip(reason, src.display)
         return None

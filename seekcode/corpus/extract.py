@@ -41,11 +41,8 @@ class Extractor(Protocol):
 
 
 # extension -> "module:Class"; each language module registers itself here.
-EXTRACTORS: dict[str, str] = {
-    ".py": "seekcode.corpus.python:PythonExtractor",
-    # Go, Java, JavaScript, TypeScript, PHP, Ruby: tree-sitter, see corpus/languages/.
-    **LANGUAGE_EXTRACTORS,
-}
+# Python (stdlib `ast`) and the tree-sitter languages: see corpus/languages/.
+EXTRACTORS: dict[str, str] = dict(LANGUAGE_EXTRACTORS)
 _loaded: dict[str, Extractor] = {}
 
 

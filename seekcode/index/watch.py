@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from seekcode.corpus.extract import extractor_for
-from seekcode.corpus.repo import IGNORE_FILES, VENDORED_DIRS, iter_repo_records
+from seekcode.corpus.repo import iter_repo_records
 from seekcode.corpus.skips import SkipReport
+from seekcode.corpus.walk import IGNORE_FILES, VENDORED_DIRS
 from seekcode.encoders.base import Encoder
 from seekcode.index.store import BuildHook, Index, IndexError_
 

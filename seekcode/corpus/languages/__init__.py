@@ -1,10 +1,13 @@
-"""Tree-sitter extractors for Go, Java, JavaScript, TypeScript, PHP and Ruby.
+"""One extractor per language: Python (stdlib `ast`), and tree-sitter for Go, Java,
+JavaScript, TypeScript, PHP and Ruby.
 
-Each module registers in `seekcode.corpus.extract.EXTRACTORS` by file extension; the
-shared behaviour (error rule, doc comment lookup and cleaning) is in `base`.
+Each module registers here by file extension (`seekcode.corpus.extract.EXTRACTORS`);
+the tree-sitter languages' shared behaviour (error rule, doc comment lookup and
+cleaning) is in `base`.
 """
 
 LANGUAGE_EXTRACTORS: dict[str, str] = {
+    ".py": "seekcode.corpus.languages.python:PythonExtractor",
     ".go": "seekcode.corpus.languages.go:GoExtractor",
     ".java": "seekcode.corpus.languages.java:JavaExtractor",
     ".js": "seekcode.corpus.languages.javascript:JavaScriptExtractor",

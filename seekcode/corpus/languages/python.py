@@ -29,7 +29,7 @@ _Def = ast.FunctionDef | ast.AsyncFunctionDef
 
 
 class PythonExtractor:
-    """The Extractor for Python (`.py`), registered in `corpus.extract.EXTRACTORS`."""
+    """The Extractor for Python (`.py`), registered in `corpus.languages.LANGUAGE_EXTRACTORS`."""
 
     language = "python"
     extensions = (".py",)
