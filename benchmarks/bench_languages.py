@@ -102,14 +102,14 @@ def evaluate_on(encoder: Any, lang: str, args: argparse.Namespace, tag: str) -> 
     from seekcode.corpus.jsonl import read_records
     from seekcode.eval.runner import evaluate
     from seekcode.hashing.config import HashConfig
-    from seekcode.hashing.train import coshc_build_hook
+    from seekcode.hashing.coshc import build_hook
     from seekcode.index.store import Index
 
     pool = list(read_records(args.out / "languages" / "data" / f"{lang}.pool.jsonl"))
     out = args.out / "languages" / "indexes" / f"{lang}-{tag}"
     shutil.rmtree(out, ignore_errors=True)
     t = time.process_time()
-    index, _ = Index.build(pool, out, encoder, progress=False, hooks=[coshc_build_hook(encoder)])
+    index, _ = Index.build(pool, out, encoder, progress=False, hooks=[build_hook(encoder)])
     build_cpu = time.process_time() - t
     res = evaluate(index, progress=False)
     row: dict[str, Any] = {
@@ -269,7 +269,7 @@ def markdown(runs: dict[str, dict[str, Any]], info: dict[str, Any],
                 continue
             for section in ("exact", "coshc"):
                 m = r.get(section, {})
-                ret = r.get("retention", {}) if section == "coshc" else {}
+                ret = r.get("retention", {}).get(section, {})
                 cells = [fmt(m.get(k, "")) for k in METRICS]
                 cells += [fmt(ret.get("mrr", "")), fmt(ret.get("r@1", ""))]
                 lines.append(f"| {lg} | {label} | {section} | " + " | ".join(cells) + " |")

@@ -72,7 +72,7 @@ def test_markdown_table_rows():
     result = {"n_queries": 2, "n_records": 5,
               "exact": {"mrr": 0.5, "r@1": 0.5, "ms_similarity": 1.0},
               "coshc": {"mrr": 0.4, "r@1": 0.5, "ms_similarity": 0.1},
-              "retention": {"mrr": 0.8, "r@1": 1.0}}
+              "retention": {"coshc": {"mrr": 0.8, "r@1": 1.0}}}
     lines = markdown_table(result).splitlines()
     assert lines[0] == "| method | mrr | r@1 | ms_similarity |"
     assert [line.split("|")[1].strip() for line in lines[2:]] == ["exact", "coshc", "retention (coshc/exact)"]

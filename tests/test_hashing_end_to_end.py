@@ -13,8 +13,7 @@ import pytest
 from seekcode.corpus.record import Record
 from seekcode.encoders.base import Encoder, normalize
 from seekcode.hashing.config import HashConfig
-from seekcode.hashing.evaluate import coshc_sections
-from seekcode.hashing.train import coshc_build_hook
+from seekcode.hashing.coshc import build_hook as coshc_build_hook
 from seekcode.index.store import Index
 
 DIM = 32
@@ -87,8 +86,9 @@ def test_build_stores_coshc(built):
     assert info["training"]["pairs"] == 192  # the train partition only
     assert sum(info["training"]["category_sizes"]) == 240
     assert any(name.startswith("coshc/") for name in index.manifest["files"])
+    assert index.manifest["searchers"] == {"available": ["exact", "coshc"], "default": "coshc"}
     assert index.searcher().name == "coshc"
-    assert index.searcher(exact=True).name == "exact"
+    assert index.searcher("exact").name == "exact"
 
 
 def test_search_finds_the_described_function(built):
@@ -105,7 +105,7 @@ def test_coshc_matches_exact_when_everything_is_recalled(built):
     q = enc.encode_queries(["read csv rows", "hash password string safe"])
     full = index.searcher().variant("none", "all", recall=index.count)
     s1, i1 = full.search(q, 10)
-    s2, i2 = index.searcher(exact=True).search(q, 10)
+    s2, i2 = index.searcher("exact").search(q, 10)
     np.testing.assert_allclose(s1, s2, rtol=1e-5)
     ranks = full.rank(q, [i2[0][:1], i2[1][3:4]])
     assert ranks[0] == 1 and ranks[1] >= 4  # ties count against the model
@@ -123,14 +123,14 @@ def test_allowed_filter(built):
 
 def test_sections_and_rank(built):
     index, enc = built
-    sections = coshc_sections(index)
+    sections = {"coshc": index.searcher("coshc"), **index.searcher("coshc").ablations()}
     assert set(sections) == {"coshc", "coshc_no_classification", "coshc_one_classification",
                              "coshc_ideal_classification"}
     test_ids = index.ids_for("test")
     recs = index.records_at(test_ids)
     q = enc.encode_queries([Record.from_dict(r).query_text for r in recs])
     relevant = [np.array([i]) for i in test_ids]
-    exact = index.searcher(exact=True).rank(q, relevant)
+    exact = index.searcher("exact").rank(q, relevant)
     for name, searcher in sections.items():
         ranks = searcher.rank(q, relevant)
         assert ranks.shape == (len(q),)
@@ -187,3 +187,49 @@ def test_minilm_end_to_end(tmp_path):
                            hooks=[coshc_build_hook(enc, small_config(bits=128, recall=50))])
     hits = index.search("send an email message", k=3)
     assert "send_email_message" in hits[0].func_name
+
+
+def test_watch_keeps_coshc_across_updates(tmp_path):
+    """`seekcode index DIR --hash --watch`: every generation the watch loop publishes
+    still has CoSHC (carried over, not retrained), so search never falls back to exact."""
+    import threading
+    import time
+
+    from serving_helpers import FakeEncoder, make_project
+
+    from seekcode.index.watch import update, watch
+
+    files = {f"pkg/{t.split()[0]}.py": f"def {t.replace(' ', '_')}(x):\n    \"\"\"{t.capitalize()}.\"\"\"\n"
+             "    return x\n" for t in TOPICS}
+    root = make_project(tmp_path / "proj", files)
+    out = tmp_path / "idx"
+    enc = FakeEncoder()
+    first, _ = update(root, out, enc, hooks=[coshc_build_hook(enc, small_config(k=2))])
+    fitted = first.gen.name
+    assert first.default_searcher == "coshc"
+    updates: list[object] = []
+    stop = threading.Event()
+    t = threading.Thread(target=watch, args=(root, out, enc),
+                         kwargs={"debounce_s": 0.2, "stop": stop, "on_update": updates.append},
+                         daemon=True)
+    t.start()
+    deadline = time.monotonic() + 60
+    n = 0
+    while len(updates) < 2 and time.monotonic() < deadline:
+        n += 1  # written again until seen: the watcher may not be watching yet
+        (root / "pkg/extra.py").write_text(
+            f"def resize_image(img, w, h):\n    '''Resize an image.'''\n    return img.resize((w, h), {n})\n")
+        time.sleep(1.0)
+    stop.set()
+    t.join(timeout=10)
+    assert len(updates) >= 2
+    index = Index.open(out)
+    assert index.gen.name != fitted
+    assert index.searcher_names() == ["exact", "coshc"] and index.default_searcher == "coshc"
+    info = index.manifest["extras"]["coshc"]
+    assert info["fitted_in"] == fitted and info["training"]["records"] == index.count
+    hit = index.search("resize an image", k=1)[0]
+    assert hit.func_name == "resize_image" and index.searcher().name == "coshc"
+    # An update that changes nothing publishes nothing, CoSHC or not.
+    again, result = update(root, out, enc)
+    assert result.unchanged and again.gen == index.gen

@@ -52,14 +52,14 @@ def run(args: argparse.Namespace) -> int:
           + f"; split by module: train {parts['train']:,} / valid {parts['valid']:,} / "
           f"test {parts['test']:,}", file=sys.stderr)
 
-    use_hash = not args.no_hash and importlib.util.find_spec("seekcode.hashing.train") is not None
+    use_hash = not args.no_hash and importlib.util.find_spec("seekcode.hashing.coshc") is not None
     step("2/4 index: MiniLM (bundled, offline)" + (" + CoSHC hashing" if use_hash else ""))
     encoder = load_encoder("minilm")
     hooks = []
     if use_hash:
-        from seekcode.hashing.train import coshc_build_hook
+        from seekcode.hashing.coshc import build_hook
 
-        hooks.append(coshc_build_hook(encoder))
+        hooks.append(build_hook(encoder))
     t0 = time.perf_counter()
     index, stats = Index.build(records, work / "index", encoder, hooks=hooks)
     print(f"  {stats['records']:,} functions (encoded {stats['encoded']:,}, reused "
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     for q in EXAMPLE_QUERIES:
         t0 = time.perf_counter()
         hits = index.search(q, k=3)
-        print_hits(q, hits, index.searcher().name, (time.perf_counter() - t0) * 1000, preview_lines=6)
+        print_hits(q, hits, index.default_searcher, (time.perf_counter() - t0) * 1000, preview_lines=6)
     print(f"\ndone in {time.perf_counter() - t_start:.0f} s; results in {work}/eval.md. "
           f"Try: seekcode search {work / 'index'} \"your query\"", file=sys.stderr)
     return 0

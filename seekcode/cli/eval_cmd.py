@@ -17,7 +17,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("index", help="index directory")
     p.add_argument("--queries", type=Path,
                    help='query set: jsonl {"query", "relevant": [url...]} or annotationStore.csv')
-    p.add_argument("--exact", action="store_true", help="evaluate exact search only")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--searcher", metavar="NAME", action="append",
+                       help="evaluate this searcher (repeatable; default: every searcher of "
+                       "the index, with its ablations); exact is always evaluated")
+    group.add_argument("--exact", dest="searcher", action="store_const", const=["exact"],
+                       help="evaluate exact search only (shorthand for --searcher exact)")
     p.add_argument("--max-queries", type=int, help="evaluate a seeded sample of the corpus queries")
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
     p.set_defaults(run=run)
@@ -37,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     if qs.skips.total:
         print(f"queries: {qs.skips.summary()}", file=sys.stderr)
         qs.skips.print_details()
-    result = evaluate(index, qs, exact_only=args.exact)
+    result = evaluate(index, qs, searchers=args.searcher)
     if args.json:
         print(json.dumps(result))
     else:

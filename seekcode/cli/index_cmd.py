@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="'minilm' (default, bundled), 'minilm-int8' (3x faster) or a model directory from `seekcode train encoder`")
     p.add_argument("--hash", action="store_true",
                    help="also train CoSHC (categories, learned hash codes, query classifier; "
-                   "`seekcode train hash --help` for the paper's setting)")
+                   "`seekcode train hash --help` for the paper's setting). Without it, an "
+                   "index that has CoSHC keeps it: new functions are hashed by the trained model")
     p.add_argument("--watch", action="store_true",
                    help="keep the index fresh while files in a source folder change")
     p.add_argument("--json", action="store_true", help="print the build statistics as JSON")
@@ -46,13 +47,10 @@ def run(args: argparse.Namespace) -> int:
     encoder = load_encoder(args.encoder)
     skips = SkipReport()
     hooks = []
-    if not args.hash and _had_coshc(args.output):
-        print(f"note: {args.output} had CoSHC hashing; this update searches exactly until "
-              "you pass --hash again", file=sys.stderr)
     if args.hash:
-        from seekcode.hashing.train import coshc_build_hook
+        from seekcode.hashing.coshc import build_hook
 
-        hooks.append(coshc_build_hook(encoder))
+        hooks.append(build_hook(encoder))
     t0 = time.perf_counter()
     extras = {"source": str(source.resolve())}
     if source.is_dir():
@@ -68,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
         records = list(read_records(source, skips))
         if not records:
             raise UsageError(f"{source}: no records ({skips.summary()})")
+        from seekcode.index.watch import kept_searchers
+
+        hooks += kept_searchers(args.output, encoder)
         index, stats = Index.build(records, args.output, encoder, hooks=hooks, extras=extras)
     seconds = time.perf_counter() - t0
     print(f"indexed {stats['records']:,} functions into {args.output} "
@@ -85,13 +86,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"watching {source} for changes (Ctrl-C to stop)", file=sys.stderr)
         watch(source, args.output, encoder)
     return 0
-
-
-def _had_coshc(out: Path) -> bool:
-    from seekcode.index.store import Index, IndexError_
-
-    try:
-        return "coshc" in Index.open(out, verify=False).manifest.get("extras", {})
-    except IndexError_:
-        return False
-

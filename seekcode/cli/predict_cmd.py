@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from seekcode.cli import UsageError
+from seekcode.cli.search_cmd import add_searcher_arguments
 
 CHALLENGE_DEPTH = 100  # the challenge scores the top 100 per query and language
 
@@ -24,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, default=Path("model_predictions.csv"))
     p.add_argument("--lang", action="append", help="only these languages (repeatable)")
     p.add_argument("-k", type=int, default=CHALLENGE_DEPTH, help="results per query and language")
-    p.add_argument("--exact", action="store_true", help="exact search even if the index has CoSHC")
+    add_searcher_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--lang {', '.join(unknown)}: not in this index (it has: "
                          f"{', '.join(index.languages())})")
     qvecs = index.encoder.encode_queries(queries)
-    searcher = index.searcher(args.exact)
+    searcher = index.searcher(args.searcher)
     rows = 0
     args.output.parent.mkdir(parents=True, exist_ok=True)
     with open(args.output, "w", newline="", encoding="utf-8") as f:

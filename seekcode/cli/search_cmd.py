@@ -17,11 +17,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("index", help="index directory")
     p.add_argument("query", help='what the function should do, e.g. "read a gzip json file"')
     p.add_argument("-k", type=int, default=10, help="number of results (default 10)")
-    p.add_argument("--exact", action="store_true", help="exact search even if the index has CoSHC")
+    add_searcher_arguments(p)
     p.add_argument("--lang", help="only this language (e.g. python, java, go)")
     p.add_argument("--path", help="only paths matching this glob (e.g. 'src/*' or '*.py')")
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
     p.set_defaults(run=run)
+
+
+def add_searcher_arguments(p: argparse.ArgumentParser) -> None:
+    """`--searcher NAME` and its shorthand `--exact`, for every command that searches."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--searcher", metavar="NAME",
+                       help="search with this searcher (exact, coshc, ...; default: the index's "
+                       "default, CoSHC when it has it)")
+    group.add_argument("--exact", dest="searcher", action="store_const", const="exact",
+                       help="exact search (shorthand for --searcher exact)")
 
 
 def validate_query(query: str, k: int) -> str:
@@ -40,10 +50,10 @@ def run(args: argparse.Namespace) -> int:
     index = Index.open(args.index)
     if args.lang and args.lang.lower() not in index.languages():
         raise UsageError(f"--lang {args.lang}: not in this index (it has: {', '.join(index.languages())})")
-    method = index.searcher(args.exact).name
+    method = index.searcher(args.searcher).name
     index.encoder  # load the model before the clock starts  # noqa: B018
     t0 = time.perf_counter()
-    hits = index.search(query, k=args.k, lang=args.lang, path=args.path, exact=args.exact)
+    hits = index.search(query, k=args.k, lang=args.lang, path=args.path, searcher=method)
     ms = (time.perf_counter() - t0) * 1000
     if args.json:
         print(json.dumps({"query": query, "k": args.k, "method": method, "ms": round(ms, 2),

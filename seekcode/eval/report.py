@@ -21,9 +21,9 @@ def markdown_table(result: dict[str, Any]) -> str:
     for n in names:
         cells = [_fmt(m, result[n].get(m)) for m in cols]
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
-    if "retention" in result:
-        cells = [f"{result['retention'][m]:.1%}" if m in result["retention"] else "" for m in cols]
-        lines.append("| retention (coshc/exact) | " + " | ".join(cells) + " |")
+    for name, ratios in result.get("retention", {}).items():
+        cells = [f"{ratios[m]:.1%}" if m in ratios else "" for m in cols]
+        lines.append(f"| retention ({name}/exact) | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -39,9 +39,9 @@ def print_table(result: dict[str, Any], title: str = "") -> None:
         table.add_column(c, justify="right")
     for n in names:
         table.add_row(n, *[_fmt(m, result[n].get(m)) for m in cols])
-    if "retention" in result:
-        table.add_row("retention", *[f"{result['retention'][m]:.1%}" if m in result["retention"]
-                                     else "" for m in cols])
+    for name, ratios in result.get("retention", {}).items():
+        table.add_row(f"retention ({name})", *[f"{ratios[m]:.1%}" if m in ratios else ""
+                                               for m in cols])
     Console(stderr=False).print(table)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,26 +24,31 @@ NDCG_DEPTH = 100  # CodeSearchNet scored the top 100 results per query and langu
 TIMING_KEYS = ("ms_similarity", "ms_sort")
 
 
-def searchers_of(index: Index, exact_only: bool = False) -> dict[str, Searcher]:
-    """"exact", plus CoSHC and its ablations when the index has a trained hashing module."""
-    found: dict[str, Searcher] = {"exact": index.searcher(exact=True)}
-    if not exact_only and "coshc" in index.manifest.get("extras", {}):
-        from seekcode.hashing.evaluate import coshc_sections
-
-        found.update(coshc_sections(index))
+def searchers_of(index: Index, names: Sequence[str] | None = None) -> dict[str, Searcher]:
+    """Section name -> searcher: `exact`, then each of the index's searchers (or those
+    named) followed by the ablations it offers (a method `ablations()`, e.g. CoSHC's)."""
+    found: dict[str, Searcher] = {"exact": index.searcher("exact")}
+    for name in names or index.searcher_names():
+        searcher = found[name] = index.searcher(name)
+        ablations = getattr(searcher, "ablations", None)
+        if ablations is not None:
+            found.update(ablations())
     return found
 
 
-def evaluate(index: Index, queries: QuerySet | None = None, exact_only: bool = False,
-             time_queries: int = 200, progress: bool = True) -> dict[str, Any]:
-    """Metrics per search method, plus CoSHC's retention relative to exact search."""
+def evaluate(index: Index, queries: QuerySet | None = None,
+             searchers: Sequence[str] | None = None, time_queries: int = 200,
+             progress: bool = True) -> dict[str, Any]:
+    """Metrics per section (see `searchers_of`), plus each searcher's retention: its
+    metrics relative to exact search's."""
     qs = queries if queries is not None else corpus_queries(index)
     if len(qs) == 0:
         raise ValueError("no queries to evaluate (the index has no records with docstrings)")
     qvecs = index.encoder.encode_queries(qs.texts, progress=progress)
     result: dict[str, Any] = {"n_queries": len(qs), "n_records": index.count,
                               "queries": qs.source, "encoder": index.manifest["encoder"]["id"]}
-    for name, searcher in searchers_of(index, exact_only).items():
+    sections = searchers_of(index, searchers)
+    for name, searcher in sections.items():
         metrics = summarize_ranks(searcher.rank(qvecs, qs.relevant))
         if qs.paired:
             metrics["mrr@1000batch"] = batch_mrr(index, searcher, qvecs, qs.relevant)
@@ -50,8 +56,9 @@ def evaluate(index: Index, queries: QuerySet | None = None, exact_only: bool = F
             metrics.update(graded_ndcg(index, searcher, qvecs, qs))
         metrics.update(time_searcher(searcher, qvecs, time_queries))
         result[name] = metrics
-    if "coshc" in result:
-        result["retention"] = retention(result["coshc"], result["exact"])
+    chosen = [n for n in (searchers or index.searcher_names()) if n != "exact"]
+    if chosen:
+        result["retention"] = {n: retention(result[n], result["exact"]) for n in chosen}
     return result
 
 

@@ -45,13 +45,13 @@ def config_from_args(args: argparse.Namespace) -> HashConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    from seekcode.hashing.train import coshc_build_hook
+    from seekcode.hashing.coshc import build_hook
     from seekcode.index.store import Index, IndexError_
 
     try:
         config = config_from_args(args)
         index = Index.open(args.index)
-        index = index.update_extras(coshc_build_hook(index.encoder, config))
+        index = index.update_extras(build_hook(index.encoder, config))
     except (IndexError_, ValueError) as e:
         print(f"seekcode train hash: {e}", file=sys.stderr)
         return 2

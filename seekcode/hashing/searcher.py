@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -13,9 +13,6 @@ from seekcode.hashing.classifier import CategoryClassifier
 from seekcode.hashing.config import ROUTINGS, HashConfig
 from seekcode.hashing.model import HashHeads
 from seekcode.index.search import pad
-
-if TYPE_CHECKING:
-    from seekcode.index.store import Index
 
 # "ideal" routes by the category of the query's relevant record (the paper's upper
 # bound); only `rank` knows it, `search` falls back to the predicted category.
@@ -62,6 +59,16 @@ class CoSHCSearcher:
         if recall is not None:
             other.recall = recall
         return other
+
+    def ablations(self) -> dict[str, CoSHCSearcher]:
+        """The paper's ablations (Table 2), sharing these artifacts and the budget N:
+
+        - no_classification: one Hamming top-N over the whole index
+        - one_classification: N - k + 1 from the predicted category, 1 from each other
+        - ideal_classification: the same from the relevant record's own category
+        """
+        return {f"{self.name}_{kind}_classification": self.variant(routing, f"{self.name}_{kind}_classification")
+                for kind, routing in (("no", "none"), ("one", "one"), ("ideal", "ideal"))}
 
     # ---- recall --------------------------------------------------------------------
     def _category_indexes(self) -> list[tuple[np.ndarray, Any]]:
@@ -205,31 +212,3 @@ class CoSHCSearcher:
             cand[part[np.argsort(-scores[part], kind="stable")]]
         t2 = time.perf_counter()
         return (t1 - t0) * 1000, (t2 - t1) * 1000
-
-
-def load_coshc_searcher(index: Index, routing: str | None = None, recall: int | None = None,
-                        name: str = "coshc") -> CoSHCSearcher:
-    """The CoSHC searcher of an index trained with `seekcode train hash` or `index --hash`."""
-    from seekcode.hashing.train import (
-        ARTIFACT_DIR,
-        CATEGORIES,
-        CLASSIFIER,
-        CODES,
-        HASHER,
-    )
-    from seekcode.index.store import IndexError_
-
-    info = index.manifest.get("extras", {}).get("coshc")
-    folder = index.gen / ARTIFACT_DIR
-    if info is None or not folder.is_dir():
-        raise IndexError_(f"{index.root}: no CoSHC module; train one with `seekcode train hash {index.root}`")
-    config = HashConfig.from_dict(info.get("config", {}))
-    codes = np.load(folder / CODES)
-    categories = np.load(folder / CATEGORIES)
-    if len(codes) != index.count or len(categories) != index.count:
-        raise IndexError_(f"{folder}: {len(codes)} codes for {index.count} records; "
-                          f"retrain with `seekcode train hash {index.root}`")
-    heads = HashHeads.load(folder / HASHER, int(index.manifest["dim"]))
-    classifier = CategoryClassifier.load(folder / CLASSIFIER)
-    return CoSHCSearcher(index.vectors, codes, categories, heads, classifier, config,
-                         routing=routing, recall=recall, name=name)

@@ -1,31 +1,18 @@
-"""Training CoSHC on an index's own (docstring summary, code vector) pairs."""
+"""Training the hash heads on (code vector, description vector) pairs (`coshc.fit` calls it)."""
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from seekcode.corpus.record import Record
-from seekcode.encoders.base import Encoder
 from seekcode.hashing import clusters
-from seekcode.hashing.classifier import train_classifier
 from seekcode.hashing.config import HashConfig
 from seekcode.hashing.model import HashHeads, build_module, export_heads, rotation_init
-from seekcode.index.store import BuildHook
-
-ARTIFACT_DIR = "coshc"
-CODES = "codes.npy"  # uint8 (n, bits/8): sign(H) of every record's code vector
-CATEGORIES = "categories.npy"  # int32 (n,): k-means category of every record
-CENTROIDS = "centroids.npy"
-HASHER = "hasher.npz"
-CLASSIFIER = "classifier.npz"
-CONFIG = "config.json"
 
 
 def _log(msg: str) -> None:
@@ -106,71 +93,3 @@ def _neighbour_groups(vc: np.ndarray, config: HashConfig) -> np.ndarray:
         return np.zeros(len(vc), dtype=np.int64)
     centroids = clusters.kmeans(vc, n_groups, seed=config.seed, niter=10)
     return clusters.assign(vc, centroids).astype(np.int64)
-
-
-def train_coshc(out: Path, records: Sequence[Record], vectors: np.ndarray, encoder: Encoder,
-                config: HashConfig, progress: bool = True,
-                query_vectors: np.ndarray | None = None) -> dict[str, Any]:
-    """Cluster, train the hash heads and the classifier, write everything under `out`.
-
-    `query_vectors` (one per training row, as `training_ids` picks them) skips encoding
-    the docstring summaries again when the caller has them. Returns training stats.
-    """
-    t0 = time.perf_counter()
-    ids = training_ids(records)
-    if len(ids) < 2:
-        raise ValueError("CoSHC needs at least 2 records with a docstring to learn from")
-    if config.max_pairs and len(ids) > config.max_pairs:
-        ids = np.sort(np.random.default_rng(config.seed).choice(ids, config.max_pairs, replace=False))
-    k = min(config.k, len(vectors))
-    if query_vectors is None:
-        if progress:
-            _log(f"encoding {len(ids)} docstring summaries")
-        query_vectors = encoder.encode_queries([records[i].query_text for i in ids],
-                                               progress=progress)
-    vd = np.asarray(query_vectors, dtype=np.float32)
-    vc = np.asarray(vectors[ids], dtype=np.float32)
-
-    centroids = clusters.kmeans(vectors, k, seed=config.seed)
-    categories = clusters.assign(vectors, centroids)
-    heads, hash_stats = train_hash_module(vc, vd, config, progress)
-    clf, clf_stats = train_classifier(
-        vd, categories[ids], k, config.classifier_hidden or vd.shape[1], config.classifier_epochs,
-        config.classifier_lr, config.batch_size, config.seed)
-    codes = heads.codes(vectors, "code")
-
-    out.mkdir(parents=True, exist_ok=True)
-    np.save(out / CODES, codes)
-    np.save(out / CATEGORIES, categories)
-    np.save(out / CENTROIDS, centroids)
-    heads.save(out / HASHER)
-    clf.save(out / CLASSIFIER)
-    (out / CONFIG).write_text(json.dumps(config.to_dict(), indent=2))
-    bits = np.unpackbits(codes, axis=1)
-    return {
-        "pairs": int(len(ids)),
-        "records": int(len(vectors)),
-        "category_sizes": np.bincount(categories, minlength=k).tolist(),
-        "hash": hash_stats,
-        "classifier": clf_stats,
-        # 0 = every bit splits the records in half; 1 = constant bits (wasted)
-        "bit_imbalance": round(float(np.abs(bits.mean(axis=0) * 2 - 1).mean()), 4),
-        "seconds": round(time.perf_counter() - t0, 1),
-    }
-
-
-def coshc_build_hook(encoder: Encoder, config: HashConfig | None = None) -> BuildHook:
-    """A build hook that trains CoSHC and stores it in the index generation.
-
-    `config=None` uses seekcode's recommended recipe; `HashConfig.paper()` is the
-    published one.
-    """
-    cfg = config or HashConfig.recommended()
-
-    def hook(gen_dir: Path, records: Sequence[Record], vectors: np.ndarray,
-             extras: dict[str, Any]) -> None:
-        stats = train_coshc(Path(gen_dir) / ARTIFACT_DIR, records, vectors, encoder, cfg)
-        extras["coshc"] = {"config": cfg.to_dict(), "bits": cfg.bits, "k": min(cfg.k, len(vectors)),
-                           "training": stats}
-
-    return hook

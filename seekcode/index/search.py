@@ -1,9 +1,13 @@
-"""Searchers over an index's vectors: exact inner product (and CoSHC, in hashing/)."""
+"""The searcher protocol, query checks, hits, and the exact inner-product searcher.
+
+Other searchers are plug-ins named in `seekcode.index.searchers`."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -106,6 +110,33 @@ def pad(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.nda
     out_s[: len(scores)] = scores
     out_i[: len(ids)] = ids
     return out_s, out_i
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """What a searcher is built from: one generation's folder, manifest and vectors."""
+
+    gen: Path
+    manifest: Mapping[str, Any]
+    load_vectors: Callable[[], np.ndarray]
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """(count, dim) float32, L2-normalised; row i is the record with id i."""
+        return self.load_vectors()
+
+    @property
+    def count(self) -> int:
+        return int(self.manifest["count"])
+
+    def extras(self, name: str) -> dict[str, Any]:
+        """The manifest's description of searcher `name`'s artifacts ({} if none)."""
+        return dict(self.manifest.get("extras", {}).get(name) or {})
+
+
+def open_searcher(artifacts: Artifacts) -> ExactSearcher:
+    """The registry's factory for `exact`: it needs nothing but the vectors."""
+    return ExactSearcher(artifacts.vectors)
 
 
 class ExactSearcher:

@@ -8,7 +8,7 @@ Layout (every build writes a new generation, published by one atomic rename)::
         manifest.json              # format version, encoder, counts, file checksums
         meta.sqlite                # one row per record; row id = vector row
         vectors.npy                # float32 (n, dim), L2-normalised
-        coshc/                     # present once the hashing module is trained
+        coshc/                     # a searcher's artifacts (here CoSHC's), when built
       .cache/                      # vectors encoded by an unfinished build (resume)
 """
 
@@ -28,9 +28,9 @@ import numpy as np
 
 from seekcode.corpus.record import Record
 from seekcode.encoders.base import Encoder, encoder_from_spec
-from seekcode.index import files
+from seekcode.index import files, searchers
 from seekcode.index.cache import VectorCache
-from seekcode.index.search import ExactSearcher, Hit, Searcher
+from seekcode.index.search import Hit, Searcher
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -106,7 +106,9 @@ class Index:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._searchers: dict[str, Searcher] = {}
-        self._lock = threading.Lock()  # guards lazy loading shared by threads
+        # Guards lazy loading shared by threads; re-entrant because a searcher being
+        # built under it loads the vectors, which takes it too.
+        self._lock = threading.RLock()
 
     # ---- opening -------------------------------------------------------------------
     @classmethod
@@ -206,7 +208,9 @@ class Index:
         digest = _records_digest(recs, encoder.id)
         prev = files.current_generation(root)
         cache = VectorCache(root, encoder.id)
-        if prev is not None and not hooks and _unchanged(prev, digest, extras or {}):
+        # Hooks that only carry searchers over have nothing to add to an unchanged tree.
+        fits = [h for h in hooks if not getattr(h, "carries_over", False)]
+        if prev is not None and not fits and _unchanged(prev, digest, extras or {}):
             # Re-running on an unchanged tree publishes nothing: no churn for readers.
             cache.clear()
             stats.update(reused=len(recs), unchanged=1)
@@ -256,6 +260,7 @@ class Index:
         }
         for hook in hooks:
             hook(gen, recs, vectors, manifest["extras"])
+        manifest["searchers"] = searchers.listing(manifest)
         manifest["files"] = files.file_table(gen)
         (gen / MANIFEST).write_text(json.dumps(manifest, indent=2))
         files.publish(root, gen)
@@ -279,6 +284,7 @@ class Index:
         manifest = json.loads(json.dumps(self.manifest))
         recs = list(self.iter_records())
         hook(gen, recs, self.vectors, manifest["extras"])
+        manifest["searchers"] = searchers.listing(manifest)
         manifest["files"] = files.file_table(gen)
         (gen / MANIFEST).write_text(json.dumps(manifest, indent=2))
         files.publish(self.root, gen)
@@ -368,29 +374,58 @@ class Index:
         return sorted(self.manifest.get("languages", {}))
 
     # ---- searching -----------------------------------------------------------------
-    def searcher(self, exact: bool = False) -> Searcher:
-        """CoSHC when the index has it (unless `exact`), else exact inner product."""
-        name = "exact" if exact or "coshc" not in self.manifest["extras"] else "coshc"
+    @property
+    def artifacts(self) -> searchers.Artifacts:
+        """This generation as searchers see it: folder, manifest, vectors."""
+        return searchers.Artifacts(self.gen, self.manifest, lambda: self.vectors)
+
+    def carry_over_hooks(self) -> list[BuildHook]:
+        """Build hooks that give the next generation this one's searchers (see
+        `searchers.carry_over`)."""
+        return searchers.carry_over(self.artifacts)
+
+    def searcher_names(self) -> list[str]:
+        """The searchers this generation has, from its manifest (`exact` first)."""
+        return searchers.available(self.manifest)[0]
+
+    @property
+    def default_searcher(self) -> str:
+        return searchers.available(self.manifest)[1]
+
+    def searcher(self, name: str | None = None) -> Searcher:
+        """The searcher `name` (default: the manifest's default), built once per generation.
+
+        IndexError_ when no searcher of that name is registered or this index lacks it.
+        """
+        name = name or self.default_searcher
         if name not in self._searchers:
-            vectors = self.vectors  # loaded outside the lock below (it takes it too)
+            self._check_searcher(name)
             with self._lock:
                 if name not in self._searchers:
-                    if name == "coshc":
-                        from seekcode.hashing.searcher import load_coshc_searcher
-
-                        self._searchers[name] = load_coshc_searcher(self)
-                    else:
-                        self._searchers[name] = ExactSearcher(vectors)
+                    self._searchers[name] = searchers.open_searcher(name, self.artifacts)
         return self._searchers[name]
 
+    def _check_searcher(self, name: str) -> None:
+        have = self.searcher_names()
+        if name in have:
+            return
+        entry = searchers.REGISTRY.get(name)
+        if entry is None:
+            raise IndexError_(f"searcher {name!r}: no such searcher "
+                              f"(registered: {', '.join(searchers.REGISTRY)})")
+        how = f"; build it with {entry.how_to_build}" if entry.how_to_build else ""
+        raise IndexError_(f"{self.root}: no {name!r} searcher in this index "
+                          f"(it has: {', '.join(have)}){how}")
+
     def search(self, query: str, k: int = 10, lang: str | None = None,
-               path: str | None = None, exact: bool = False) -> list[Hit]:
+               path: str | None = None, searcher: str | None = None) -> list[Hit]:
         """Find the k functions that best match a plain-English description."""
+        method = self.searcher(searcher)  # an unknown name fails before the encoder runs
         q = _QUERIES.encode(self.encoder, query)
         allowed = self.filter_ids(lang, path)
         if allowed is not None and allowed.size == 0:
             return []
-        scores, ids = self.searcher(exact).search(q, k, allowed)
+        scores, ids = method.search(q, k, allowed)
         return self.hits(scores[0], ids[0])
 
     def hits(self, scores: np.ndarray, ids: np.ndarray) -> list[Hit]:

@@ -2,7 +2,9 @@
 
 An update re-reads the folder (cheap: parsing, no model) and hands every function to
 `Index.build`, which re-encodes only functions whose content changed, drops the ones
-that are gone, and publishes a new generation only when something changed. Readers
+that are gone, and publishes a new generation only when something changed. The new
+generation keeps the searchers of the previous one (CoSHC's fitted model hashes the
+new vectors), whichever loop or command runs the update. Readers
 (`seekcode search`, `seekcode serve`) keep answering from the previous generation
 until the new one is published.
 """
@@ -60,6 +62,7 @@ def update(
     root = Path(root).resolve()
     skips = skips if skips is not None else SkipReport()
     before = _current_functions(Path(out))
+    hooks = [*hooks, *kept_searchers(Path(out), encoder)]
     # Files unchanged since the last update are not parsed again (INDEX/.cache/files.sqlite).
     cache = Path(out) / ".cache" / "files.sqlite"
     records = list(iter_repo_records(root, skips, progress=progress, cache=cache))
@@ -147,6 +150,22 @@ class _SourceChanges:
         if name.startswith("."):
             return False
         return extractor_for(name) is not None or not p.suffix
+
+
+def kept_searchers(out: Path, encoder: Encoder) -> list[BuildHook]:
+    """Hooks carrying the published generation's searchers (CoSHC, ...) over to the next
+    one, so that an update keeps them; none when there is no index yet or it was built
+    with another encoder (its searchers' artifacts describe other vectors)."""
+    try:
+        index = Index.open(out, verify=False)
+    except IndexError_:
+        return []
+    try:
+        if index.manifest["encoder"]["id"] != encoder.id:
+            return []
+        return index.carry_over_hooks()
+    finally:
+        index.close()
 
 
 def _current_functions(out: Path) -> set[tuple[str, str]]:

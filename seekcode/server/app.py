@@ -8,11 +8,7 @@ holds.
 
 from __future__ import annotations
 
-import fnmatch
-import re
-import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,12 +18,11 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
 from seekcode.encoders.base import Encoder
-from seekcode.index.search import MAX_QUERY_CHARS, Hit, QueryError, check_query
-from seekcode.index.store import Index
+from seekcode.index.search import MAX_QUERY_CHARS
+from seekcode.server import page
 from seekcode.server.live import LiveIndex
+from seekcode.server.service import MAX_K, BadRequest, SearchService, searcher_choice
 
-MAX_K = 100
-MAX_GLOB_CHARS = 256
 # The page has no script and loads nothing from elsewhere; say so to the browser.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
@@ -35,19 +30,6 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
-
-
-class BadRequest(ValueError):
-    """A search parameter out of bounds; the message is the reason shown to the user."""
-
-
-@dataclass(frozen=True)
-class SearchParams:
-    q: str
-    k: int
-    lang: str | None
-    path: str | None
-    exact: bool
 
 
 class HitOut(BaseModel):
@@ -82,77 +64,6 @@ class HealthOut(BaseModel):
     error: str | None = None
 
 
-@dataclass
-class SearchResult:
-    """What one search returned, for the JSON API and the page alike."""
-
-    params: SearchParams
-    hits: list[Hit]
-    took_ms: float
-    searcher: str
-    generation: str
-
-
-class SearchService:
-    """Validates search parameters and runs searches on the live index."""
-
-    def __init__(self, live: LiveIndex):
-        self.live = live
-        self.started = time.time()
-        self._count_lock = threading.Lock()
-        self.searches = 0
-
-    def validate(self, q: str, k: int, lang: str | None, path: str | None,
-                 exact: bool, index: Index) -> SearchParams:
-        """Raise BadRequest with the reason for any parameter the index cannot answer."""
-        try:
-            q = check_query(q, k, MAX_K)
-        except QueryError as e:
-            raise BadRequest(f"{e.field}: {e}") from None
-        lang = (lang or "").strip().lower() or None
-        if lang is not None and lang not in index.languages():
-            have = ", ".join(index.languages()) or "none"
-            raise BadRequest(f"lang: {lang!r} is not in this index (it has: {have})")
-        path = (path or "").strip() or None
-        if path is not None:
-            check_glob(path)
-        return SearchParams(q, k, lang, path, exact)
-
-    def search(self, q: str, k: int, lang: str | None, path: str | None,
-               exact: bool) -> SearchResult:
-        index = self.live.get()  # one generation for the whole request
-        params = self.validate(q, k, lang, path, exact, index)
-        t0 = time.perf_counter()
-        hits = index.search(params.q, k=params.k, lang=params.lang, path=params.path,
-                            exact=params.exact)
-        took = (time.perf_counter() - t0) * 1000
-        with self._count_lock:
-            self.searches += 1
-        return SearchResult(params, hits, took, index.searcher(params.exact).name, index.gen.name)
-
-
-def check_glob(pattern: str) -> None:
-    """Raise BadRequest unless `pattern` is a usable path glob (`src/**/*.py`, `*test*`)."""
-    if len(pattern) > MAX_GLOB_CHARS:
-        raise BadRequest(f"path: glob of {len(pattern):,} characters; at most {MAX_GLOB_CHARS}")
-    if any(ord(c) < 32 or ord(c) == 127 for c in pattern):
-        raise BadRequest("path: control characters in the glob")
-    if pattern.startswith("/"):
-        raise BadRequest("path: globs match paths relative to the indexed folder; "
-                         "drop the leading '/'")
-    depth = 0
-    for c in pattern:
-        depth += (c == "[") - (c == "]")
-        if depth < 0 or depth > 1:
-            raise BadRequest(f"path: unbalanced [ ] in glob {pattern!r}")
-    if depth:
-        raise BadRequest(f"path: unclosed [ in glob {pattern!r}")
-    try:
-        re.compile(fnmatch.translate(pattern))
-    except re.error as e:
-        raise BadRequest(f"path: bad glob {pattern!r} ({e})") from None
-
-
 def create_app(index_path: Path, encoder: Encoder | None = None,
                check_every: float = 0.5) -> FastAPI:
     """The app serving the index at `index_path` (IndexError_ if it cannot be opened).
@@ -160,8 +71,6 @@ def create_app(index_path: Path, encoder: Encoder | None = None,
     `encoder` defaults to the one the index was built with; `check_every` is how
     often (seconds) a request looks for a newly published generation.
     """
-    from seekcode.server import page
-
     live = LiveIndex(Path(index_path), encoder, check_every)
     service = SearchService(live)
     app = FastAPI(
@@ -199,11 +108,13 @@ def create_app(index_path: Path, encoder: Encoder | None = None,
         lang: Annotated[str | None, Query(description="only this language (see /stats)")] = None,
         path: Annotated[str | None, Query(description="only paths matching this glob, "
                                           "e.g. `src/**/*.py`")] = None,
-        exact: Annotated[bool, Query(description="exact scan even when the index has "
-                                     "CoSHC hashing")] = False,
+        searcher: Annotated[str | None, Query(description="search with this searcher (see "
+                                              "/stats; default: the index's default)",
+                                              max_length=64)] = None,
+        exact: Annotated[bool, Query(description="shorthand for searcher=exact")] = False,
     ) -> dict[str, Any]:
         """The k functions that best match the query, best first, with their code."""
-        result = service.search(q, k, lang, path, exact)
+        result = service.search(q, k, lang, path, searcher_choice(searcher, exact))
         p = result.params
         return {"query": p.q, "k": p.k, "lang": p.lang, "path": p.path, "exact": p.exact,
                 "searcher": result.searcher, "generation": result.generation,
@@ -227,7 +138,8 @@ def create_app(index_path: Path, encoder: Encoder | None = None,
             "records": index.count,
             "languages": m.get("languages", {}),
             "encoder": {k: v for k, v in m["encoder"].items() if k in ("type", "id", "dim")},
-            "searchers": ["exact", *(["coshc"] if "coshc" in m.get("extras", {}) else [])],
+            "searchers": index.searcher_names(),
+            "default_searcher": index.default_searcher,
             "format_version": m.get("format_version"),
             "created": m.get("created"),
             "bytes": sum(int(f["bytes"]) for f in m.get("files", {}).values()),
@@ -238,9 +150,9 @@ def create_app(index_path: Path, encoder: Encoder | None = None,
         }
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home(q: str = "", k: str = "10", lang: str = "", path: str = "",
+    def home(q: str = "", k: str = "10", lang: str = "", path: str = "", searcher: str = "",
              exact: str = "") -> HTMLResponse:
-        return page.search_page(service, q, k, lang, path, exact)
+        return page.search_page(service, q, k, lang, path, searcher, exact == "1")
 
     @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
     def docs() -> HTMLResponse:

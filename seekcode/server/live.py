@@ -81,7 +81,7 @@ class LiveIndex:
         # Load everything now, in this thread, so the first search is not slow and a
         # generation deleted later (two updates on) is already in memory.
         self._encoder = index.encoder
-        index.searcher(exact=True)
-        index.searcher(exact=False)
+        for name in index.searcher_names():
+            index.searcher(name)
         index.languages()
         return index

@@ -12,7 +12,7 @@ import json
 from functools import lru_cache
 from importlib import resources
 from string import Template
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi.responses import HTMLResponse
 from pygments import highlight
@@ -21,10 +21,14 @@ from pygments.lexer import Lexer
 from pygments.lexers import TextLexer, get_lexer_by_name
 from pygments.util import ClassNotFound
 
-from seekcode.index.search import Hit
-
-if TYPE_CHECKING:
-    from seekcode.server.app import SearchResult, SearchService
+from seekcode.index.search import MAX_QUERY_CHARS, Hit
+from seekcode.server.service import (
+    MAX_K,
+    BadRequest,
+    SearchResult,
+    SearchService,
+    searcher_choice,
+)
 
 # Long functions are cut on the page (the JSON API returns them whole).
 MAX_SHOWN_LINES = 60
@@ -69,10 +73,11 @@ def render(title: str, body: str, about: str, index_name: str, status: int = 200
 
 
 def search_page(service: SearchService, q: str, k: str, lang: str, path: str,
-                exact: str) -> HTMLResponse:
-    """The page for `/?q=...`: the form, and the results or the reason there are none."""
-    from seekcode.server.app import BadRequest
+                searcher: str, exact: bool) -> HTMLResponse:
+    """The page for `/?q=...`: the form, and the results or the reason there are none.
 
+    `exact` is the older `exact=1` shorthand for `searcher=exact`.
+    """
     index = service.live.get()
     about = (f"{index.count:,} functions · "
              f"{', '.join(index.languages()) or 'no languages'} · {index.gen.name}")
@@ -80,10 +85,12 @@ def search_page(service: SearchService, q: str, k: str, lang: str, path: str,
     error = ""
     if q.strip():
         try:
-            result = service.search(q, _int(k), lang, path, exact == "1")
+            result = service.search(q, _int(k), lang, path, searcher_choice(searcher, exact))
         except BadRequest as e:
             error = str(e)
-    form = _form(q, k, lang, path, exact == "1", index.languages())
+    chosen = "exact" if exact else searcher
+    form = _form(q, k, lang, path, chosen, index.languages(), index.searcher_names(),
+                 index.default_searcher)
     if error:
         body = form + f'<p class="error" id="error">{_esc(error)}</p>'
     elif result is not None:
@@ -95,28 +102,32 @@ def search_page(service: SearchService, q: str, k: str, lang: str, path: str,
 
 
 def _int(k: str) -> int:
-    from seekcode.server.app import BadRequest
-
     try:
         return int(k or 10)
     except ValueError:
         raise BadRequest(f"k: {k[:20]!r} is not a number of results") from None
 
 
-def _form(q: str, k: str, lang: str, path: str, exact: bool, languages: list[str]) -> str:
-    options = ['<option value="">any language</option>'] + [
-        f'<option value="{_esc(x)}"{" selected" if x == lang.lower() else ""}>{_esc(x)}</option>'
-        for x in languages
-    ]
+def _options(values: list[str], chosen: str, labels: dict[str, str]) -> str:
+    return "".join(
+        f'<option value="{_esc(x)}"{" selected" if x == chosen else ""}>{_esc(labels.get(x, x))}'
+        "</option>" for x in values)
+
+
+def _form(q: str, k: str, lang: str, path: str, searcher: str, languages: list[str],
+          searchers: list[str], default: str) -> str:
+    # The limits are the server's own, so the browser stops what the API would refuse.
+    langs = _options(["", *languages], lang.lower(), {"": "any language"})
+    methods = _options(["", *searchers], searcher, {"": f"default ({default})"})
     return f"""<form class="search" method="get" action="/" role="search">
   <input name="q" value="{_esc(q)}" placeholder="describe a function, e.g. read a gzip json file"
-         maxlength="1000" autofocus aria-label="query">
+         maxlength="{MAX_QUERY_CHARS}" autofocus aria-label="query">
   <button type="submit">Search</button>
   <div class="filters">
-    <label>language <select name="lang">{''.join(options)}</select></label>
+    <label>language <select name="lang">{langs}</select></label>
     <label>path <input name="path" value="{_esc(path)}" placeholder="src/**/*.py"></label>
-    <label>results <input name="k" type="number" min="1" max="100" value="{_esc(k or '10')}"></label>
-    <label><input type="checkbox" name="exact" value="1"{" checked" if exact else ""}> exact</label>
+    <label>results <input name="k" type="number" min="1" max="{MAX_K}" value="{_esc(k or '10')}"></label>
+    <label>searcher <select name="searcher">{methods}</select></label>
   </div>
 </form>"""
 

@@ -1,0 +1,121 @@
+"""Search requests, validated and run on the live index: shared by the API and the page."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import threading
+import time
+from dataclasses import dataclass
+
+from seekcode.index.search import Hit, QueryError, check_query
+from seekcode.index.store import Index
+from seekcode.server.live import LiveIndex
+
+MAX_K = 100
+MAX_GLOB_CHARS = 256
+
+
+class BadRequest(ValueError):
+    """A search parameter out of bounds; the message is the reason shown to the user."""
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    q: str
+    k: int
+    lang: str | None
+    path: str | None
+    searcher: str  # a name the index has
+
+    @property
+    def exact(self) -> bool:
+        return self.searcher == "exact"
+
+
+@dataclass
+class SearchResult:
+    """What one search returned, for the JSON API and the page alike."""
+
+    params: SearchParams
+    hits: list[Hit]
+    took_ms: float
+    searcher: str
+    generation: str
+
+
+class SearchService:
+    """Validates search parameters and runs searches on the live index."""
+
+    def __init__(self, live: LiveIndex):
+        self.live = live
+        self.started = time.time()
+        self._count_lock = threading.Lock()
+        self.searches = 0
+
+    def validate(self, q: str, k: int, lang: str | None, path: str | None,
+                 searcher: str | None, index: Index) -> SearchParams:
+        """Raise BadRequest with the reason for any parameter the index cannot answer."""
+        try:
+            q = check_query(q, k, MAX_K)
+        except QueryError as e:
+            raise BadRequest(f"{e.field}: {e}") from None
+        lang = (lang or "").strip().lower() or None
+        if lang is not None and lang not in index.languages():
+            have = ", ".join(index.languages()) or "none"
+            raise BadRequest(f"lang: {lang!r} is not in this index (it has: {have})")
+        path = (path or "").strip() or None
+        if path is not None:
+            check_glob(path)
+        return SearchParams(q, k, lang, path, check_searcher(searcher, index))
+
+    def search(self, q: str, k: int, lang: str | None, path: str | None,
+               searcher: str | None = None) -> SearchResult:
+        """`searcher` None: the index's default."""
+        index = self.live.get()  # one generation for the whole request
+        params = self.validate(q, k, lang, path, searcher, index)
+        t0 = time.perf_counter()
+        hits = index.search(params.q, k=params.k, lang=params.lang, path=params.path,
+                            searcher=params.searcher)
+        took = (time.perf_counter() - t0) * 1000
+        with self._count_lock:
+            self.searches += 1
+        return SearchResult(params, hits, took, params.searcher, index.gen.name)
+
+
+def check_searcher(name: str | None, index: Index) -> str:
+    """The searcher to use (the index's default for None); BadRequest unless the index has it."""
+    name = (name or "").strip() or index.default_searcher
+    if name not in index.searcher_names():
+        raise BadRequest(f"searcher: {name[:40]!r} is not in this index "
+                         f"(it has: {', '.join(index.searcher_names())})")
+    return name
+
+
+def searcher_choice(searcher: str | None, exact: bool) -> str | None:
+    """The `searcher=` parameter, or `exact` for the older `exact=true` shorthand."""
+    if exact and searcher and searcher.strip() not in ("", "exact"):
+        raise BadRequest(f"exact: contradicts searcher={searcher[:40]!r}; give one of them")
+    return "exact" if exact else searcher
+
+
+def check_glob(pattern: str) -> None:
+    """Raise BadRequest unless `pattern` is a usable path glob (`src/**/*.py`, `*test*`)."""
+    if len(pattern) > MAX_GLOB_CHARS:
+        raise BadRequest(f"path: glob of {len(pattern):,} characters; at most {MAX_GLOB_CHARS}")
+    if any(ord(c) < 32 or ord(c) == 127 for c in pattern):
+        raise BadRequest("path: control characters in the glob")
+    if pattern.startswith("/"):
+        raise BadRequest("path: globs match paths relative to the indexed folder; "
+                         "drop the leading '/'")
+    depth = 0
+    for c in pattern:
+        depth += (c == "[") - (c == "]")
+        if depth < 0 or depth > 1:
+            raise BadRequest(f"path: unbalanced [ ] in glob {pattern!r}")
+    if depth:
+        raise BadRequest(f"path: unclosed [ in glob {pattern!r}")
+    try:
+        re.compile(fnmatch.translate(pattern))
+    except re.error as e:
+        raise BadRequest(f"path: bad glob {pattern!r} ({e})") from None
