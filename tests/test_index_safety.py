@@ -73,13 +73,16 @@ def test_sigkill_mid_encode_keeps_old_index_and_rerun_resumes(tmp_path: Path) ->
     out = tmp_path / "idx"
     Index.build(make_records(1), out, FakeEncoder(), progress=False)
     old_gen = files.current_generation(out)
-    parts = VectorCache(out, FakeEncoder().id).dir
+    cache = VectorCache(out, FakeEncoder().id)
+    parts = cache.dir
 
     proc = _start_build(out, 2, delay=0.05)  # 8 functions every 0.4 s, 15 chunks
-    _wait(lambda: len(list(parts.glob("part-*.npz"))) >= 2)
+    _wait(lambda: cache.count() >= 2 * CHUNK)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
-    cached = len(list(parts.glob("part-*.npz"))) * CHUNK
+    cache.close()
+    cached = VectorCache(out, FakeEncoder().id).count()
+    assert cached % CHUNK == 0  # whole chunks only
     assert 2 * CHUNK <= cached < N, "killed too late to show anything"
 
     # The old generation is still current, intact (full checksums), and answers.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -63,13 +64,16 @@ def run(args: argparse.Namespace) -> int:
         if not result.records:
             raise UsageError(f"{source}: no functions found ({skips.summary()})")
     else:
-        records = list(read_records(source, skips))
-        if not records:
+        # Streamed into the build (never a list): a corpus may not fit in memory.
+        records = read_records(source, skips)
+        first = next(records, None)
+        if first is None:
             raise UsageError(f"{source}: no records ({skips.summary()})")
         from seekcode.index.watch import kept_searchers
 
         hooks += kept_searchers(args.output, encoder)
-        index, stats = Index.build(records, args.output, encoder, hooks=hooks, extras=extras)
+        index, stats = Index.build(itertools.chain([first], records), args.output, encoder,
+                                   hooks=hooks, extras=extras)
     seconds = time.perf_counter() - t0
     print(f"indexed {stats['records']:,} functions into {args.output} "
           f"(encoded {stats['encoded']:,}, reused {stats['reused']:,}) in {seconds:.1f} s; "

@@ -34,31 +34,34 @@ def read_records(path: str | Path, skips: SkipReport | None = None) -> Iterator[
         return
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such corpus file")
-    with open(path, "rb") as raw:
-        data = raw.read()
-    if path.suffix == ".gz":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as e:
-            raise ValueError(f"{path}: not a readable gzip file ({e})") from e
-    for lineno, line in enumerate(data.split(b"\n"), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError:
-            skips.skip("line not UTF-8", where)
-            continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError:
-            skips.skip("line not JSON", where)
-            continue
-        try:
-            yield Record.from_dict(obj)
-        except (ValueError, TypeError) as e:
-            skips.skip(f"line not a record ({e})", where)
+    # Line by line, never the whole file: an index build streams its corpus.
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as raw:
+        lines = enumerate(raw, 1)
+        while True:
+            try:
+                lineno, line = next(lines)
+            except StopIteration:
+                return
+            except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
+                raise ValueError(f"{path}: not a readable gzip file ({e})") from e
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError:
+                skips.skip("line not UTF-8", where)
+                continue
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError:
+                skips.skip("line not JSON", where)
+                continue
+            try:
+                yield Record.from_dict(obj)
+            except (ValueError, TypeError) as e:
+                skips.skip(f"line not a record ({e})", where)
 
 
 def write_records(path: str | Path, records: Iterable[Record]) -> int:

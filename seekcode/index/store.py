@@ -17,12 +17,14 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -42,6 +44,9 @@ VERIFY_BELOW_BYTES = 256 << 20
 
 _COLUMNS = ("url", "repo", "path", "func_name", "language", "partition", "start_line",
             "end_line", "content_hash", "record")
+# Rows a build handles at once: the bound on its memory, whatever the corpus size.
+_VECTOR_BATCH = 4096
+_ROWS_PER_COMMIT = 20_000
 
 
 class IndexError_(Exception):
@@ -88,7 +93,8 @@ _QUERIES = _QueryBatcher()
 
 
 # Called after the vectors are stored and before the generation is published:
-# (generation dir, records, vectors, manifest extras to fill in).
+# (generation dir, records, vectors, manifest extras to fill in). The records are a
+# read-only sequence over the generation's SQLite and the vectors a read-only memmap.
 BuildHook = Callable[[Path, Sequence[Record], np.ndarray, dict[str, Any]], None]
 
 
@@ -202,64 +208,43 @@ class Index:
         extras: dict[str, Any] | None,
         chunk: int,
     ) -> tuple[Index, dict[str, int]]:
-        recs, dup = _unique_by_url(records)
-        stats = {"records": len(recs), "duplicate_urls": dup, "reused": 0, "encoded": 0,
-                 "unchanged": 0}
-        digest = _records_digest(recs, encoder.id)
+        # Streamed in bounded chunks: records go to SQLite as they come (duplicate
+        # urls caught by its UNIQUE index, the digest hashed on the way), then vectors
+        # are written batch by batch into a preallocated vectors.npy. Memory does not
+        # grow with the corpus; only a search loads all vectors.
+        import shutil
+
         prev = files.current_generation(root)
+        for stale in files.abandoned_generations(root):
+            shutil.rmtree(stale, ignore_errors=True)
+        gen = files.new_generation(root)
+        meta = _write_meta(gen / META, records, encoder.id)
+        stats = {"records": meta.count, "duplicate_urls": meta.duplicate_urls, "reused": 0,
+                 "encoded": 0, "unchanged": 0}
         cache = VectorCache(root, encoder.id)
         # Hooks that only carry searchers over have nothing to add to an unchanged tree.
         fits = [h for h in hooks if not getattr(h, "carries_over", False)]
-        if prev is not None and not fits and _unchanged(prev, digest, extras or {}):
+        if prev is not None and not fits and _unchanged(prev, meta.digest, extras or {}):
             # Re-running on an unchanged tree publishes nothing: no churn for readers.
+            shutil.rmtree(gen, ignore_errors=True)
             cache.clear()
-            stats.update(reused=len(recs), unchanged=1)
+            stats.update(reused=meta.count, unchanged=1)
             return cls.open(root, encoder, verify=False), stats
 
-        known = cache.load()
-        if prev is not None:
-            known.update(_previous_vectors(prev, encoder.id))
-        for stale in files.abandoned_generations(root):
-            import shutil
-
-            shutil.rmtree(stale, ignore_errors=True)
-
-        vectors = np.zeros((len(recs), encoder.dim), dtype=np.float32)
-        todo: list[int] = []
-        for i, r in enumerate(recs):
-            v = known.get(r.content_hash)
-            if v is not None:
-                vectors[i] = v
-            else:
-                todo.append(i)
-        stats["reused"] = len(recs) - len(todo)
-        stats["encoded"] = len(todo)
-        from tqdm import tqdm
-
-        with tqdm(total=len(todo), desc="indexing", unit="fn", disable=not progress or not todo) as bar:
-            for start in range(0, len(todo), chunk):
-                idx = todo[start : start + chunk]
-                vecs = encoder.encode_code([recs[i] for i in idx], progress=False)
-                vectors[idx] = vecs
-                cache.append([recs[i].content_hash for i in idx], vecs)
-                bar.update(len(idx))
-
-        gen = files.new_generation(root)
-        np.save(gen / VECTORS, vectors)
-        _write_meta(gen / META, recs)
+        reused, encoded = _write_vectors(gen, meta.count, prev, encoder, cache, progress, chunk)
+        stats.update(reused=reused, encoded=encoded)
         manifest: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
             "encoder": encoder.spec(),
-            "count": len(recs),
+            "count": meta.count,
             "dim": int(encoder.dim),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "languages": _count_by(recs, "language"),
-            "partitions": _count_by(recs, "partition"),
+            "languages": meta.languages,
+            "partitions": meta.partitions,
             "extras": dict(extras or {}),
-            "records_sha256": digest,
+            "records_sha256": meta.digest,
         }
-        for hook in hooks:
-            hook(gen, recs, vectors, manifest["extras"])
+        _run_hooks(gen, hooks, manifest["extras"])
         manifest["searchers"] = searchers.listing(manifest)
         manifest["files"] = files.file_table(gen)
         (gen / MANIFEST).write_text(json.dumps(manifest, indent=2))
@@ -282,8 +267,7 @@ class Index:
         for name in (VECTORS, META):
             shutil.copy2(self.gen / name, gen / name)
         manifest = json.loads(json.dumps(self.manifest))
-        recs = list(self.iter_records())
-        hook(gen, recs, self.vectors, manifest["extras"])
+        _run_hooks(gen, [hook], manifest["extras"])
         manifest["searchers"] = searchers.listing(manifest)
         manifest["files"] = files.file_table(gen)
         (gen / MANIFEST).write_text(json.dumps(manifest, indent=2))
@@ -460,53 +444,254 @@ def _encoder_from_spec(spec: dict[str, Any]) -> Encoder:
     return encoder
 
 
-def _unique_by_url(records: Iterable[Record]) -> tuple[list[Record], int]:
-    seen: set[str] = set()
-    out: list[Record] = []
-    dup = 0
-    for r in records:
-        if r.url in seen:
-            dup += 1
-            continue
-        seen.add(r.url)
-        out.append(r)
-    return out, dup
+@dataclass
+class _MetaSummary:
+    """What streaming the records into meta.sqlite found."""
+
+    count: int = 0
+    duplicate_urls: int = 0
+    digest: str = ""  # one hash of everything the generation stores about its records
+    languages: dict[str, int] = field(default_factory=dict)
+    partitions: dict[str, int] = field(default_factory=dict)
 
 
-def _count_by(recs: Sequence[Record], attr: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for r in recs:
-        key = getattr(r, attr) or ""
-        counts[key] = counts.get(key, 0) + 1
-    return counts
+def _write_meta(path: Path, records: Iterable[Record], encoder_id: str) -> _MetaSummary:
+    """Stream records into a new meta.sqlite; a later record with a seen url is dropped.
 
-
-def _write_meta(path: Path, recs: Sequence[Record]) -> None:
+    Row ids are 0, 1, ... in arrival order (the vector rows). Nothing is kept in
+    memory per record: the url UNIQUE index finds duplicates, and the digest of the
+    kept records (in order) is hashed as they pass.
+    """
     db = sqlite3.connect(path)
+    # A generation is fsync'd whole before it is published, and a crash leaves it
+    # abandoned (deleted by the next build): no journal needed while writing it.
+    db.execute("PRAGMA journal_mode = OFF")
+    db.execute("PRAGMA synchronous = OFF")
     db.execute(
         "CREATE TABLE records (id INTEGER PRIMARY KEY, url TEXT UNIQUE, repo TEXT, path TEXT, "
         "func_name TEXT, language TEXT, partition TEXT, start_line INTEGER, end_line INTEGER, "
         "content_hash TEXT, record TEXT)"
     )
-    db.executemany(
-        f"INSERT INTO records (id, {', '.join(_COLUMNS)}) VALUES (?{', ?' * len(_COLUMNS)})",
-        ((i, r.url, r.repo, r.path, r.func_name, r.language.lower(), r.partition, r.start_line,
-          r.end_line, r.content_hash, r.to_json()) for i, r in enumerate(recs)),
-    )
+    insert = (f"INSERT OR IGNORE INTO records (id, {', '.join(_COLUMNS)}) "
+              f"VALUES (?{', ?' * len(_COLUMNS)})")
+    out = _MetaSummary()
+    digest = hashlib.sha256(encoder_id.encode())
+    for r in records:
+        raw = r.to_json()
+        cur = db.execute(insert, (out.count, r.url, r.repo, r.path, r.func_name,
+                                  r.language.lower(), r.partition, r.start_line, r.end_line,
+                                  r.content_hash, raw))
+        if cur.rowcount == 0:  # the url is taken: the first record with it stays
+            out.duplicate_urls += 1
+            continue
+        out.count += 1
+        digest.update(raw.encode("utf-8", "replace"))
+        digest.update(b"\n")
+        for counts, key in ((out.languages, r.language), (out.partitions, r.partition)):
+            counts[key or ""] = counts.get(key or "", 0) + 1
+        if out.count % _ROWS_PER_COMMIT == 0:
+            db.commit()
     db.execute("CREATE INDEX by_language ON records(language)")
     db.execute("CREATE INDEX by_partition ON records(partition)")
     db.execute("CREATE INDEX by_hash ON records(content_hash)")
     db.commit()
     db.close()
+    out.digest = digest.hexdigest()
+    return out
 
 
-def _records_digest(recs: Sequence[Record], encoder_id: str) -> str:
-    """One hash of everything a generation stores about its records, in order."""
-    h = hashlib.sha256(encoder_id.encode())
-    for r in recs:
-        h.update(r.to_json().encode("utf-8", "replace"))
-        h.update(b"\n")
-    return h.hexdigest()
+def _write_vectors(gen: Path, n: int, prev: Path | None, encoder: Encoder, cache: VectorCache,
+                   progress: bool, chunk: int) -> tuple[int, int]:
+    """Fill gen/vectors.npy row by row: (reused, encoded).
+
+    A vector is reused from the previous generation (same encoder) or the resume
+    cache when its record's content hash is there; the others are encoded, `chunk`
+    at a time, each chunk saved to the cache first so a killed build resumes.
+    """
+    from tqdm import tqdm
+
+    dim = int(encoder.dim)
+    rows = _NpyRows.create(gen / VECTORS, n, dim)
+    old = _previous_rows(prev, encoder.id, dim)
+    db = sqlite3.connect((gen / META).as_uri(), uri=True)
+    if old is not None:
+        db.execute("ATTACH DATABASE ? AS prev", (old.meta.as_uri() + "?mode=ro",))
+    reused = encoded = 0
+    try:
+        with tqdm(total=n, desc="indexing", unit="fn", disable=not progress or not n) as bar:
+            for start in range(0, n, _VECTOR_BATCH):
+                stop = min(start + _VECTOR_BATCH, n)
+                block = np.zeros((stop - start, dim), dtype=np.float32)
+                hashes = dict(db.execute(
+                    "SELECT id, content_hash FROM records WHERE id >= ? AND id < ?", (start, stop)))
+                known: set[int] = set()
+                if old is not None:
+                    pairs = db.execute(
+                        "SELECT r.id, MIN(p.id) FROM records r JOIN prev.records p "
+                        "ON p.content_hash = r.content_hash WHERE r.id >= ? AND r.id < ? "
+                        "GROUP BY r.id", (start, stop)).fetchall()
+                    for i, j in pairs:
+                        block[i - start] = old.vectors.read(j)
+                        known.add(i)
+                cached = cache.get([h for i, h in hashes.items() if i not in known])
+                for i, h in hashes.items():
+                    if i not in known and h in cached:
+                        block[i - start] = cached[h]
+                        known.add(i)
+                todo = [i for i in range(start, stop) if i not in known]
+                reused += len(known)
+                for k in range(0, len(todo), chunk):
+                    ids = todo[k : k + chunk]
+                    recs = _records_by_id(db, ids)
+                    vecs = encoder.encode_code(recs, progress=False)
+                    cache.append([hashes[i] for i in ids], vecs)
+                    block[[i - start for i in ids]] = vecs
+                    encoded += len(ids)
+                    bar.set_postfix(encoded=encoded, refresh=False)
+                rows.write(start, block)
+                bar.update(stop - start)
+    finally:
+        db.close()
+        rows.close()
+        if old is not None:
+            old.vectors.close()
+    return reused, encoded
+
+
+def _records_by_id(db: sqlite3.Connection, ids: Sequence[int]) -> list[Record]:
+    q = f"SELECT id, record FROM records WHERE id IN ({','.join('?' * len(ids))})"
+    by_id = {i: raw for i, raw in db.execute(q, list(ids))}
+    return [Record.from_dict(json.loads(by_id[i])) for i in ids]
+
+
+def _run_hooks(gen: Path, hooks: Sequence[BuildHook], extras: dict[str, Any]) -> None:
+    """Build hooks see the generation's records (from SQLite) and its vectors (mapped)."""
+    if not hooks:
+        return
+    records = StoredRecords(gen / META)
+    vectors = np.load(gen / VECTORS, mmap_mode="r")
+    try:
+        for hook in hooks:
+            hook(gen, records, vectors, extras)
+    finally:
+        records.close()
+        del vectors
+
+
+class StoredRecords(Sequence[Record]):
+    """The records of a generation's meta.sqlite as a read-only sequence, row id order.
+
+    Build hooks get this instead of a list, so a build never holds every record;
+    iterating reads in batches, indexing reads one row.
+    """
+
+    def __init__(self, meta: Path):
+        self._db = sqlite3.connect(f"file:{meta}?mode=ro", uri=True)
+        self._n = int(self._db.execute("SELECT COUNT(*) FROM records").fetchone()[0])
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, i: int) -> Record: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Record]: ...
+    def __getitem__(self, i: int | slice) -> Record | list[Record]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._n))]
+        j = int(i) + self._n if i < 0 else int(i)  # an np.int64 would bind as a BLOB
+        if not 0 <= j < self._n:
+            raise IndexError(i)
+        row = self._db.execute("SELECT record FROM records WHERE id = ?", (j,)).fetchone()
+        return Record.from_dict(json.loads(row[0]))
+
+    def __iter__(self) -> Iterator[Record]:
+        for start in range(0, self._n, _VECTOR_BATCH):
+            rows = self._db.execute("SELECT record FROM records WHERE id >= ? AND id < ? "
+                                    "ORDER BY id", (start, start + _VECTOR_BATCH))
+            for (raw,) in rows:
+                yield Record.from_dict(json.loads(raw))
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class _NpyRows:
+    """A float32 (n, dim) .npy file read and written by row with pread/pwrite.
+
+    Not a memmap: pages of a mapping count as the process's memory until the kernel
+    drops them, so writing a 1M-row file through one shows as GBs of RSS.
+    """
+
+    def __init__(self, fd: int, offset: int, n: int, dim: int):
+        self.fd, self.offset, self.n, self.dim = fd, offset, n, dim
+
+    @classmethod
+    def create(cls, path: Path, n: int, dim: int) -> _NpyRows:
+        with open(path, "wb") as f:  # the header np.load expects, then n rows of zeros
+            np.lib.format.write_array_header_1_0(
+                f, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+                    "fortran_order": False, "shape": (n, dim)})
+            offset = f.tell()
+            f.truncate(offset + n * dim * 4)
+        return cls(os.open(path, os.O_RDWR | os.O_CLOEXEC), offset, n, dim)
+
+    @classmethod
+    def open(cls, path: Path, dim: int) -> _NpyRows | None:
+        """An existing vectors.npy of float32 rows of `dim`, or None if it is not one."""
+        try:
+            with open(path, "rb") as f:
+                version = np.lib.format.read_magic(f)
+                read_header = _NPY_HEADERS.get(version)
+                if read_header is None:
+                    return None
+                shape, fortran, dtype = read_header(f)
+                offset = f.tell()
+        except (OSError, ValueError):
+            return None
+        if fortran or dtype != np.float32 or len(shape) != 2 or shape[1] != dim:
+            return None
+        return cls(os.open(path, os.O_RDONLY | os.O_CLOEXEC), offset, shape[0], dim)
+
+    def read(self, i: int) -> np.ndarray:
+        size = self.dim * 4
+        return np.frombuffer(os.pread(self.fd, size, self.offset + i * size), dtype=np.float32)
+
+    def write(self, start: int, block: np.ndarray) -> None:
+        data = np.ascontiguousarray(block, dtype=np.float32).tobytes()
+        pos = self.offset + start * self.dim * 4
+        while data:
+            done = os.pwrite(self.fd, data, pos)
+            data, pos = data[done:], pos + done
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+_NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0}
+
+
+@dataclass
+class _PreviousRows:
+    meta: Path
+    vectors: _NpyRows
+
+
+def _previous_rows(gen: Path | None, encoder_id: str, dim: int) -> _PreviousRows | None:
+    """The previous generation's metadata and vectors, when its encoder is the same."""
+    if gen is None:
+        return None
+    try:
+        manifest = json.loads((gen / MANIFEST).read_text())
+        if manifest["encoder"]["id"] != encoder_id or not (gen / META).is_file():
+            return None
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+    vectors = _NpyRows.open(gen / VECTORS, dim)
+    return None if vectors is None else _PreviousRows(gen / META, vectors)
 
 
 def _unchanged(gen: Path, digest: str, extras: dict[str, Any]) -> bool:
@@ -519,18 +704,3 @@ def _unchanged(gen: Path, digest: str, extras: dict[str, Any]) -> bool:
         return False
     have = manifest.get("extras", {})
     return all(have.get(k) == v for k, v in extras.items())
-
-
-def _previous_vectors(gen: Path, encoder_id: str) -> dict[str, np.ndarray]:
-    """content_hash -> vector from the previous generation, when the encoder is the same."""
-    try:
-        manifest = json.loads((gen / MANIFEST).read_text())
-        if manifest["encoder"]["id"] != encoder_id:
-            return {}
-        vectors = np.load(gen / VECTORS, mmap_mode="r")
-        db = sqlite3.connect(f"file:{gen / META}?mode=ro", uri=True)
-        rows = db.execute("SELECT id, content_hash FROM records").fetchall()
-        db.close()
-    except (OSError, KeyError, ValueError, sqlite3.Error):
-        return {}
-    return {h: np.asarray(vectors[i]) for i, h in rows}

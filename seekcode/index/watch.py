@@ -65,7 +65,7 @@ def update(
     hooks = [*hooks, *kept_searchers(Path(out), encoder)]
     # Files unchanged since the last update are not parsed again (INDEX/.cache/files.sqlite).
     cache = Path(out) / ".cache" / "files.sqlite"
-    records = list(iter_repo_records(root, skips, progress=progress, cache=cache))
+    records = iter_repo_records(root, skips, progress=progress, cache=cache)  # streamed
     extras = {"source": str(root), **(extras or {})}
     index, stats = Index.build(records, out, encoder, progress=progress, hooks=hooks,
                                extras=extras)
