@@ -76,6 +76,22 @@ def md5_of_file(path):
 }
 
 
+# A near-copy of tools/hashing.py's md5_of_file (other names, same shape) and an unrelated one.
+TWIN = '''import hashlib
+
+
+def sha1_of_path(filename):
+    digest = hashlib.sha1()
+    with open(filename, "rb") as handle:
+        digest.update(handle.read())
+    return digest.hexdigest()
+
+
+def greet(name):
+    return "hello " + name
+'''
+
+
 def make_project(root: Path, files: dict[str, str] | None = None) -> Path:
     for rel, text in (files or SOURCES).items():
         p = root / rel

@@ -7,7 +7,8 @@ import importlib
 import sys
 
 # Subcommand modules, in the order `seekcode --help` lists them.
-COMMANDS = ("corpus", "index", "search", "eval", "predict", "train", "serve", "demo")
+COMMANDS = ("corpus", "index", "search", "similar", "eval", "predict", "train", "serve", "mcp",
+            "demo")
 
 
 class UsageError(Exception):

@@ -1,7 +1,7 @@
 """The HTTP API and the web page over one index: `create_app(INDEX)`.
 
-Routes: `GET /search` (JSON hits), `GET /health`, `GET /stats`, `GET /` (the search
-page), `GET /docs` (the API reference, rendered offline) and `GET /openapi.json`.
+Routes: `GET /search` (JSON hits), `GET /similar` (code-to-code), `GET /health`,
+`GET /stats`, `GET /` (the search page), `GET /docs` (the API reference, rendered offline) and `GET /openapi.json`.
 Nothing else is served: there is no route to files on disk, only to what the index
 holds.
 """
@@ -120,6 +120,23 @@ def create_app(index_path: Path, encoder: Encoder | None = None,
                 "searcher": result.searcher, "generation": result.generation,
                 "took_ms": round(result.took_ms, 3), "hits": [h.to_dict() for h in result.hits]}
 
+    @app.get("/similar", response_model=SearchOut, tags=["search"],
+             responses={422: {"description": "no such function, or a parameter out of bounds"}})
+    def similar(
+        id: Annotated[str | None, Query(description="the function: a hit's url")] = None,
+        path: Annotated[str | None, Query(description="or its file (relative to the indexed "
+                                          "folder) ...")] = None,
+        line: Annotated[int | None, Query(description="... and any line inside it", ge=1)] = None,
+        k: Annotated[int, Query(description="number of results", ge=1, le=MAX_K)] = 10,
+        lang: Annotated[str | None, Query(description="only results in this language")] = None,
+    ) -> dict[str, Any]:
+        """The k functions most similar to a given one (code vectors), itself left out."""
+        result = service.similar(url=id, path=path, line=line, k=k, lang=lang)
+        p = result.params
+        return {"query": p.q, "k": p.k, "lang": p.lang, "path": None, "exact": True,
+                "searcher": result.searcher, "generation": result.generation,
+                "took_ms": round(result.took_ms, 3), "hits": [h.to_dict() for h in result.hits]}
+
     @app.get("/health", response_model=HealthOut, tags=["service"])
     def health() -> dict[str, Any]:
         """Liveness: the generation being served, and why a newer one is not, if so."""
@@ -151,8 +168,8 @@ def create_app(index_path: Path, encoder: Encoder | None = None,
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(q: str = "", k: str = "10", lang: str = "", path: str = "", searcher: str = "",
-             exact: str = "") -> HTMLResponse:
-        return page.search_page(service, q, k, lang, path, searcher, exact == "1")
+             exact: str = "", like: str = "") -> HTMLResponse:
+        return page.search_page(service, q, k, lang, path, searcher, exact == "1", like)
 
     @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
     def docs() -> HTMLResponse:

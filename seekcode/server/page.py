@@ -13,6 +13,7 @@ from functools import lru_cache
 from importlib import resources
 from string import Template
 from typing import Any
+from urllib.parse import quote
 
 from fastapi.responses import HTMLResponse
 from pygments import highlight
@@ -73,8 +74,9 @@ def render(title: str, body: str, about: str, index_name: str, status: int = 200
 
 
 def search_page(service: SearchService, q: str, k: str, lang: str, path: str,
-                searcher: str, exact: bool) -> HTMLResponse:
-    """The page for `/?q=...`: the form, and the results or the reason there are none.
+                searcher: str, exact: bool, like: str = "") -> HTMLResponse:
+    """The page for `/?q=...` (or `/?like=URL`, "more like this"): the form, and the
+    results or the reason there are none.
 
     `exact` is the older `exact=1` shorthand for `searcher=exact`.
     """
@@ -83,9 +85,10 @@ def search_page(service: SearchService, q: str, k: str, lang: str, path: str,
              f"{', '.join(index.languages()) or 'no languages'} · {index.gen.name}")
     result: SearchResult | None = None
     error = ""
-    if q.strip():
+    if q.strip() or like:
         try:
-            result = service.search(q, _int(k), lang, path, searcher_choice(searcher, exact))
+            result = (service.similar(url=like, k=_int(k), lang=lang or None) if like else
+                      service.search(q, _int(k), lang, path, searcher_choice(searcher, exact)))
         except BadRequest as e:
             error = str(e)
     chosen = "exact" if exact else searcher
@@ -97,7 +100,8 @@ def search_page(service: SearchService, q: str, k: str, lang: str, path: str,
         body = form + _results(result)
     else:
         body = form
-    title = f"{q.strip()} · seekcode" if q.strip() else "seekcode"
+    shown = result.params.q if result is not None and like else q.strip()
+    title = f"{shown} · seekcode" if shown else "seekcode"
     return render(title, body, about, service.live.path.name, 422 if error else 200)
 
 
@@ -148,7 +152,8 @@ def _hit(h: Hit) -> str:
   <header><span class="loc" title="{_esc(h.url)}">{_esc(span)}</span>
     <span class="fn">{_esc(h.func_name)}</span>
     <span class="lang">{_esc(h.language)}</span>
-    <span class="score" title="cosine similarity">{h.score:.3f}</span></header>
+    <span class="score" title="cosine similarity">{h.score:.3f}</span>
+    <a class="like" href="/?like={quote(h.url, safe='')}">more like this</a></header>
   {highlight_code(h.code, h.language, h.start_line)}
 </article>"""
 

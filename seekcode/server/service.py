@@ -82,6 +82,25 @@ class SearchService:
             self.searches += 1
         return SearchResult(params, hits, took, params.searcher, index.gen.name)
 
+    def similar(self, url: str | None = None, path: str | None = None, line: int | None = None,
+                code: str | None = None, k: int = 10, lang: str | None = None) -> SearchResult:
+        """Code-to-code search (seekcode.index.similar); BadRequest names a bad argument."""
+        from seekcode.index.similar import similar
+
+        index = self.live.get()
+        what = url or (f"{path}:{line}" if path else "pasted code")
+        params = self.validate(f"like {what}", k, lang, None, "exact", index)
+        t0 = time.perf_counter()
+        try:
+            hits = similar(index, url=url, path=path, line=line, code=code, language=lang or "",
+                           k=k, allowed=index.filter_ids(lang=params.lang))
+        except ValueError as e:  # NotFound included: the reason says what there is
+            raise BadRequest(str(e)) from None
+        took = (time.perf_counter() - t0) * 1000
+        with self._count_lock:
+            self.searches += 1
+        return SearchResult(params, hits, took, "code-to-code", index.gen.name)
+
 
 def check_searcher(name: str | None, index: Index) -> str:
     """The searcher to use (the index's default for None); BadRequest unless the index has it."""
