@@ -151,42 +151,26 @@ def make_pool(data: Data, size: int, sigma: float, seed: int) -> tuple[np.ndarra
 @dataclass
 class Trained:
     name: str
-    config: Any
-    heads: Any
-    classifier: Any
-    centroids: np.ndarray
-    stats: dict[str, Any]
+    model: Any  # seekcode.hashing.coshc.CoSHC
+
+    @property
+    def config(self) -> Any:
+        return self.model.config
 
 
 def train_variant(name: str, config: Any, data: Data) -> Trained:
-    from seekcode.hashing import clusters
-    from seekcode.hashing.classifier import train_classifier
-    from seekcode.hashing.train import train_hash_module
+    """CoSHC fitted exactly as `seekcode index --hash` fits it (coshc.fit)."""
+    from seekcode.hashing.coshc import fit, sample_pairs
 
     log(f"training {name}: {config}")
-    t0 = time.perf_counter()
-    centroids = clusters.kmeans(data.vectors, config.k, seed=config.seed)
-    vc, vd = data.vectors[data.train], data.train_queries
-    if config.max_pairs and len(vc) > config.max_pairs:
-        pick = np.random.default_rng(config.seed).choice(len(vc), config.max_pairs, replace=False)
-        vc, vd = vc[pick], vd[pick]
-    heads, hstats = train_hash_module(vc, vd, config, progress=True)
-    clf, cstats = train_classifier(vd, clusters.assign(vc, centroids), config.k,
-                                   config.classifier_hidden or vd.shape[1], config.classifier_epochs,
-                                   config.classifier_lr, config.batch_size, config.seed)
-    stats = {"hash": hstats, "classifier": cstats, "pairs": len(vc),
-             "seconds": round(time.perf_counter() - t0, 1)}
-    log(f"trained {name} in {stats['seconds']} s, classifier {cstats}")
-    return Trained(name, config, heads, clf, centroids, stats)
+    pick = sample_pairs(np.arange(len(data.train)), config)
+    model = fit(data.vectors, data.train[pick], data.train_queries[pick], config, progress=True)
+    log(f"trained {name} in {model.stats['seconds']} s, classifier {model.stats['classifier']}")
+    return Trained(name, model)
 
 
-def coshc_searcher(t: Trained, pool: np.ndarray, codes: np.ndarray | None = None) -> Any:
-    from seekcode.hashing import clusters
-    from seekcode.hashing.searcher import CoSHCSearcher
-
-    codes = t.heads.codes(pool, "code") if codes is None else codes
-    return CoSHCSearcher(pool, codes, clusters.assign(pool, t.centroids), t.heads, t.classifier,
-                         t.config, name=t.name)
+def coshc_searcher(t: Trained, pool: np.ndarray) -> Any:
+    return t.model.searcher(pool, name=t.name)
 
 
 def sign_searcher(pool: np.ndarray, proj: np.ndarray | None, recall: int, name: str) -> Any:
@@ -213,7 +197,7 @@ def sign_searcher(pool: np.ndarray, proj: np.ndarray | None, recall: int, name: 
 
 
 class HNSWSearcher:
-    """FAISS IndexHNSWFlat (inner product); rank among the top 10 it returns."""
+    """FAISS IndexHNSWFlat (inner product): its candidates are the k it returns."""
 
     def __init__(self, pool: np.ndarray, m: int, ef_construction: int, threads: int):
         import faiss
@@ -232,20 +216,10 @@ class HNSWSearcher:
         self.ef = ef
         self.index.hnsw.efSearch = max(ef, 10)
 
-    def rank(self, queries: np.ndarray, relevant: list[np.ndarray]) -> np.ndarray:
-
-        scores, ids = self.index.search(np.ascontiguousarray(queries), 10)
-        ranks = np.full(len(queries), np.inf)
-        for j, rel in enumerate(relevant):
-            hit = np.isin(ids[j], rel)
-            if hit.any():
-                ranks[j] = float(np.count_nonzero(scores[j] >= scores[j][hit].max()))
-        return ranks
-
-    def time_query(self, query: np.ndarray, k: int) -> tuple[float, float]:
-        t0 = time.perf_counter()
-        self.index.search(query[None, :], k)
-        return (time.perf_counter() - t0) * 1000, 0.0
+    def candidates(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
+                   oracle: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        scores, ids = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        return np.where(ids >= 0, scores, -np.inf), ids
 
     def bytes_per_record(self) -> float:
         import faiss
@@ -255,21 +229,18 @@ class HNSWSearcher:
 
 # ---- measuring --------------------------------------------------------------------------
 def timing(searcher: Any, queries: np.ndarray, n: int) -> dict[str, float]:
-    """Median ms of similarity, sorting and their sum over n single queries, one thread."""
-    import faiss
+    """`seekcode eval`'s timer: median ms of similarity, sorting and their sum over n
+    single queries, one thread."""
+    from seekcode.eval.runner import time_searcher
 
-    faiss.omp_set_num_threads(1)
-    for q in queries[:5]:
-        searcher.time_query(q, 10)  # warm caches and lazily built indexes
-    sims, sorts = [], []
-    for q in queries[:n]:
-        a, b = searcher.time_query(q, 10)
-        sims.append(a)
-        sorts.append(b)
-    tot = np.add(sims, sorts)
-    faiss.omp_set_num_threads(ACCURACY_THREADS)
-    return {"ms_similarity": float(np.median(sims)), "ms_sort": float(np.median(sorts)),
-            "ms_total": float(np.median(tot)), "ms_total_p90": float(np.percentile(tot, 90))}
+    return time_searcher(searcher, queries, n, k=10, warmup=5)
+
+
+def ranks_of(searcher: Any, queries: np.ndarray, relevant: list[np.ndarray]) -> np.ndarray:
+    """`seekcode eval`'s ranks: one tie rule for every method (HNSW: among its top 10)."""
+    from seekcode.eval.runner import rank
+
+    return rank(searcher, queries, relevant, k=10)
 
 
 def recall_curve(searcher: Any, queries: np.ndarray, targets: np.ndarray,
@@ -279,7 +250,7 @@ def recall_curve(searcher: Any, queries: np.ndarray, targets: np.ndarray,
     out = {}
     found = np.full(len(queries), np.inf)
     for s in range(0, len(queries), 512):
-        cand = big.candidates(queries[s : s + 512])
+        cand = big.recalled(queries[s : s + 512])
         hit = cand == targets[s : s + 512, None]
         pos = np.where(hit.any(axis=1), hit.argmax(axis=1), np.inf)
         found[s : s + 512] = pos
@@ -301,11 +272,11 @@ class PoolRun:
 
     def add(self, name: str, searcher: Any, extra_bytes: float) -> dict[str, Any]:
         """Accuracy, retention, timing and hashing-stage recall of one method."""
-        m = summarize_ranks(searcher.rank(self.queries, self.relevant))
+        m = summarize_ranks(ranks_of(searcher, self.queries, self.relevant))
         row = {**m, **timing(searcher, self.queries, self.timed),
                "retention": {k: (m[k] / self.exact[k] if self.exact[k] else float("nan")) for k in m},
                "recall": getattr(searcher, "recall", None), "bytes_per_record": extra_bytes}
-        if hasattr(searcher, "candidates") and searcher.routing != "ideal":
+        if hasattr(searcher, "recall_of") and searcher.routing != "ideal":
             row["exact_top1_recalled"] = float(searcher.recall_of(self.queries, self.top1).mean())
         self.res["methods"][name] = row
         log(f"  {name}: r@1 {m['r@1']:.4f} ({row['retention']['r@1']:.4f}) r@10 {m['r@10']:.4f} "
@@ -345,7 +316,7 @@ def main() -> None:
 
     from seekcode.hashing.config import HashConfig
     from seekcode.hashing.model import rotation_init
-    from seekcode.index.search import ExactSearcher
+    from seekcode.index.search import ExactSearcher, search_top_k
 
     torch.set_num_threads(2)  # training is not timed
     faiss.omp_set_num_threads(ACCURACY_THREADS)
@@ -369,7 +340,7 @@ def main() -> None:
 
     report: dict[str, Any] = {"machine": machine(), "source": data.source, "records_real": len(data.vectors),
                               "train_pairs": len(data.train), "test_queries": len(data.test),
-                              "noise_sigma": sigma, "training": {t.name: t.stats for t in variants},
+                              "noise_sigma": sigma, "training": {t.name: t.model.stats for t in variants},
                               "configs": {t.name: t.config.to_dict() for t in variants}, "pools": {},
                               "command": " ".join(sys.argv[1:]), "load_average_start": os.getloadavg(),
                               "timed": args.timed}
@@ -381,8 +352,8 @@ def main() -> None:
         log(f"pool {size}: {synthetic} synthetic rows")
         res: dict[str, Any] = {"synthetic_rows": synthetic, "methods": {}}
         exact = ExactSearcher(pool)
-        ex_ranks = exact.rank(q, relevant_of)
-        _, top1 = exact.search(q, 1)
+        ex_ranks = ranks_of(exact, q, relevant_of)
+        _, top1 = search_top_k(exact, q, 1)
         top1 = top1[:, 0]
         ex = summarize_ranks(ex_ranks)
         res["methods"]["exact"] = {**ex, **timing(exact, q, args.timed), "bytes_per_record": pool.shape[1] * 4}
@@ -431,7 +402,7 @@ def main() -> None:
         chosen = EF_SWEEP[-1]
         for ef in EF_SWEEP:
             h.set_ef(ef)
-            r1 = summarize_ranks(h.rank(q, relevant_of))["r@1"]
+            r1 = summarize_ranks(ranks_of(h, q, relevant_of))["r@1"]
             sweep[ef] = r1
             if r1 >= target:
                 chosen = ef

@@ -13,7 +13,9 @@ import pytest
 from seekcode.corpus.record import Record
 from seekcode.encoders.base import Encoder, normalize
 from seekcode.hashing.config import HashConfig
+from seekcode.eval.runner import rank, time_searcher
 from seekcode.hashing.coshc import build_hook as coshc_build_hook
+from seekcode.index.search import search_top_k
 from seekcode.index.store import Index
 
 DIM = 32
@@ -104,10 +106,10 @@ def test_coshc_matches_exact_when_everything_is_recalled(built):
     index, enc = built
     q = enc.encode_queries(["read csv rows", "hash password string safe"])
     full = index.searcher().variant("none", "all", recall=index.count)
-    s1, i1 = full.search(q, 10)
-    s2, i2 = index.searcher("exact").search(q, 10)
+    s1, i1 = search_top_k(full, q, 10)
+    s2, i2 = search_top_k(index.searcher("exact"), q, 10)
     np.testing.assert_allclose(s1, s2, rtol=1e-5)
-    ranks = full.rank(q, [i2[0][:1], i2[1][3:4]])
+    ranks = rank(full, q, [i2[0][:1], i2[1][3:4]])
     assert ranks[0] == 1 and ranks[1] >= 4  # ties count against the model
 
 
@@ -117,8 +119,45 @@ def test_allowed_filter(built):
     assert hits and all(h.path.startswith("pkg1/") for h in hits)
     q = index.encoder.encode_queries(["sort list items"])
     allowed = np.array([3, 5, 7])
-    _, ids = index.searcher().search(q, 10, allowed)
+    _, ids = search_top_k(index.searcher(), q, 10, allowed)
     assert set(ids[0][ids[0] >= 0]) <= {3, 5, 7}
+
+
+def test_filtered_search_reuses_the_faiss_indexes(built, monkeypatch):
+    """A --lang/--path filter is applied inside the searcher's FAISS indexes: nothing is
+    built per request, and the recalled codes are the nearest allowed ones."""
+    import faiss
+
+    from seekcode.hashing.codes import hamming
+
+    index, enc = built
+    searcher = index.searcher()
+    q = enc.encode_queries(["sort list items", "send email message"])
+    routed = searcher.variant("distribution", "routed")  # shares the FAISS indexes
+    searcher.candidates(q, 10)  # the indexes are built on first use
+    routed.candidates(q, 10)
+    shared = dict(searcher._shared)
+    assert set(shared) == {"global", "categories"}
+    made = []
+    real = faiss.IndexBinaryFlat
+    monkeypatch.setattr(faiss, "IndexBinaryFlat", lambda *a: made.append(a) or real(*a))
+    for _ in range(3):
+        assert index.search("sort list items", k=5, path="pkg1/*")
+        assert index.search("send email", k=5, lang="python")
+        ids = routed.candidates(q, 10, np.arange(0, index.count, 2))[1]
+        assert ((ids == -1) | (ids % 2 == 0)).all() and (ids >= 0).sum() > 10
+    assert made == [] and searcher._shared == shared
+    # Filtered recall = the allowed records with the nearest codes, per category budget.
+    allowed = np.flatnonzero(np.arange(index.count) % 3 == 1)
+    flat = searcher.variant("none", "flat", recall=7)
+    got = flat.recalled(q, allowed=allowed)
+    assert set(got.ravel()) <= set(allowed)
+    qcodes = searcher.heads.codes(q, "desc")
+    for j in range(len(q)):
+        want = np.sort(hamming(qcodes[j], searcher.codes[allowed])[0])[:7]
+        np.testing.assert_array_equal(np.sort(hamming(qcodes[j], searcher.codes[got[j]])[0]), want)
+    per_cat = searcher.recalled(q, allowed=allowed)
+    assert set(per_cat[per_cat >= 0]) <= set(allowed)
 
 
 def test_sections_and_rank(built):
@@ -130,20 +169,21 @@ def test_sections_and_rank(built):
     recs = index.records_at(test_ids)
     q = enc.encode_queries([Record.from_dict(r).query_text for r in recs])
     relevant = [np.array([i]) for i in test_ids]
-    exact = index.searcher("exact").rank(q, relevant)
+    exact = rank(index.searcher("exact"), q, relevant)
     for name, searcher in sections.items():
-        ranks = searcher.rank(q, relevant)
+        ranks = rank(searcher, q, relevant)
         assert ranks.shape == (len(q),)
         finite = np.isfinite(ranks)
         # re-ranking a subset by the same cosine can only move the relevant record up
         assert (ranks[finite] <= exact[finite]).all(), name
-        sim, sort = searcher.time_query(q[0], 10)
-        assert sim > 0 and sort >= 0
-        _, ids = searcher.search(q[:3], 10)  # ideal falls back to the predicted category
+        timing = time_searcher(searcher, q, 5)
+        assert timing["ms_similarity"] > 0 and timing["ms_sort"] >= 0
+        assert timing["ms_total"] >= timing["ms_similarity"]
+        _, ids = search_top_k(searcher, q[:3], 10)  # ideal falls back to the predicted category
         assert ids.shape == (3, 10)
     ideal = sections["coshc_ideal_classification"]
     cats = ideal.categories[test_ids]
-    cand = ideal.candidates(q, cats)
+    cand = ideal.recalled(q, oracle=test_ids)
     # N - k + 1 candidates from the relevant record's own category
     in_own = (ideal.categories[np.maximum(cand, 0)] == cats[:, None]) & (cand >= 0)
     assert (in_own.sum(axis=1) == np.minimum(ideal.recall - ideal.k + 1,
@@ -173,7 +213,7 @@ def test_paper_recipe_and_cli_retrain(built, tmp_path, monkeypatch):
     info = again.manifest["extras"]["coshc"]
     assert info["bits"] == 32 and info["k"] == 3
     assert info["config"]["distill"] == 0 and info["config"]["routing"] == "distribution"
-    assert again.searcher().search(WordEncoder().encode_queries(["send email"]), 3)[1].shape == (1, 3)
+    assert search_top_k(again.searcher(), WordEncoder().encode_queries(["send email"]), 3)[1].shape == (1, 3)
     assert cli.run(parser.parse_args([str(tmp_path / "missing")])) == 2
 
 

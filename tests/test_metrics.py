@@ -7,13 +7,13 @@ import pytest
 
 from seekcode.eval.metrics import (
     batch_ranks,
+    candidate_ranks,
     mrr,
     mrr_at_1000_batch,
     ndcg,
     pool_ranks,
     recall_at,
 )
-from seekcode.index.search import rank_with_ties
 
 
 def test_mrr_and_recall_by_hand():
@@ -25,13 +25,19 @@ def test_mrr_and_recall_by_hand():
 
 
 def test_ties_count_against_the_model():
-    scores = np.array([0.5, 0.9, 0.5, 0.1])
-    # relevant record 0 ties with record 2 and is beaten by record 1: rank 3, not 2
-    assert rank_with_ties(scores, np.array([0])) == 3
-    # several relevant records: the best-ranked one counts
-    assert rank_with_ties(scores, np.array([3, 1])) == 1
-    # all equal: last place
-    assert rank_with_ties(np.ones(5), np.array([2])) == 5
+    scores = np.array([[0.5, 0.9, 0.5, 0.1]] * 3)
+    ids = np.arange(4)
+    # relevant record 0 ties with record 2 and is beaten by record 1: rank 3, not 2;
+    # several relevant records: the best-ranked one counts; not a candidate: inf
+    ranks = candidate_ranks(scores, ids, [np.array([0]), np.array([3, 1]), np.array([7])])
+    assert ranks.tolist() == [3, 1, np.inf]
+    # all equal: last place, also when the scores differ in the last float32 bits
+    close = np.float32(0.5) + np.arange(5, dtype=np.float32) * np.float32(1e-8)
+    assert candidate_ranks(close[None, :], ids=np.arange(5), relevant=[np.array([4])])[0] == 5
+    # per-query candidate lists with padding (a recall-then-rerank searcher)
+    cand = np.array([[9, 4, -1], [2, 9, 5]])
+    cs = np.array([[0.3, 0.7, -np.inf], [0.9, 0.2, 0.2]])
+    assert candidate_ranks(cs, cand, [np.array([9]), np.array([5])]).tolist() == [2, 3]
 
 
 def test_batch_ranks_with_a_tie():

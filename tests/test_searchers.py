@@ -23,17 +23,14 @@ PACKAGE = Path(seekcode.__file__).parent
 
 # ---- a toy searcher: this module is its whole implementation ---------------------------
 class ToySearcher(ExactSearcher):
-    """Exact search over the even rows only: a searcher whose candidates are a subset."""
+    """Exact scores over the even rows only: a searcher whose candidates are a subset."""
 
     name = "toy"
 
-    def __init__(self, vectors: np.ndarray):
-        super().__init__(vectors)
-        self.rows = np.arange(0, len(vectors), 2)
-
-    def search(self, queries, k, allowed=None):  # type: ignore[no-untyped-def]
-        rows = self.rows if allowed is None else np.intersect1d(self.rows, allowed)
-        return super().search(queries, k, rows)
+    def candidates(self, queries, k, allowed=None, oracle=None):  # type: ignore[no-untyped-def]
+        even = np.arange(0, len(self.vectors), 2)
+        return super().candidates(queries, k, even if allowed is None
+                                  else np.intersect1d(even, allowed))
 
 
 def open_searcher(artifacts: Artifacts) -> ToySearcher:
@@ -111,6 +108,43 @@ def test_cli_selects_searchers_by_name(toy, tmp_path: Path, records, encoder, ca
     assert "toy" in result and "exact" in result and set(result["retention"]) == {"toy"}
     assert main(["search", str(out), "md5", "--searcher", "nope"]) == 2
     assert "no such searcher" in capsys.readouterr().err
+
+
+def test_planted_duplicates_rank_alike_under_every_searcher() -> None:
+    """One tie rule for all: a record with planted duplicates (equal up to float noise)
+    gets the same rank from every searcher whose candidates hold all the duplicates."""
+    from seekcode.eval.runner import rank
+    from seekcode.hashing.coshc import fit
+    from seekcode.hashing.config import HashConfig
+
+    rng = np.random.default_rng(0)
+    v = rng.standard_normal((300, 32)).astype(np.float32)
+    dups = np.array([10, 40, 90, 150])  # even rows: the toy searcher sees them all
+    v[dups] = v[10] + rng.standard_normal((len(dups), 32)).astype(np.float32) * 2e-7
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    q = v[10:11] + rng.standard_normal((1, 32)).astype(np.float32) * 0.05
+    q /= np.linalg.norm(q)
+    scores = (q @ v.T)[0]
+    # the duplicates are the top 4, with scores that differ only in the last bits
+    assert set(np.argsort(-scores)[:4]) == set(dups) and np.ptp(scores[dups]) < 1e-6
+    config = HashConfig.recommended(epochs=1, bits=32, k=2, recall=60, recall_per_million=0,
+                                    max_recall=0, batch_size=64, classifier_epochs=1)
+    noisy = v + rng.standard_normal(v.shape).astype(np.float32) * 0.1
+    model = fit(v, np.arange(300), noisy / np.linalg.norm(noisy, axis=1, keepdims=True), config,
+                progress=False)
+    coshc = model.searcher(v)
+    searchers = {"exact": ExactSearcher(v), "toy": ToySearcher(v), "coshc": coshc}
+    for routing in ("none", "distribution"):
+        searchers[f"coshc_{routing}"] = coshc.variant(routing, routing, recall=120)
+    ranks = {}
+    for name, s in searchers.items():
+        _, ids = s.candidates(q, 10)
+        if set(dups) <= set(np.broadcast_to(ids, (1, np.shape(ids)[-1]))[0]):
+            for rel in dups:  # whichever duplicate is the relevant one
+                ranks[(name, int(rel))] = rank(s, q, [np.array([rel])])[0]
+    assert {"exact", "toy"} <= {n for n, _ in ranks}
+    assert len({n for n, _ in ranks}) >= 3, "no CoSHC variant recalled every duplicate"
+    assert set(ranks.values()) == {4.0}, ranks
 
 
 # ---- the import graph ----------------------------------------------------------------------

@@ -47,6 +47,7 @@ def read_query_list(path: Path) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from seekcode.index.search import search_top_k
     from seekcode.index.store import Index
 
     index = Index.open(args.index)
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         out.writerow(["query", "language", "identifier", "url"])
         for lang in langs:
             allowed = index.filter_ids(lang=lang)
-            _, ids = searcher.search(qvecs, args.k, allowed)
+            _, ids = search_top_k(searcher, qvecs, args.k, allowed)
             for q, row in zip(queries, ids, strict=True):
                 for meta in index.records_at([int(i) for i in row if i >= 0]):
                     out.writerow([q, lang, meta.get("func_name", ""), meta["url"]])

@@ -1,4 +1,8 @@
-"""Ranking metrics as DESIGN.md defines them. Ties always count against the model."""
+"""Ranking metrics as DESIGN.md defines them. Ties always count against the model.
+
+Every rank in seekcode is `ties_at_or_above`: the number of scores >= the relevant
+one's (itself included) within TIE_EPS, for every searcher, pool and batch alike.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,29 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from seekcode.index.search import TIE_EPS
+# Scores within this of the relevant one count as ties: identical vectors can differ in
+# the last float32 bit depending on where BLAS puts them in a block.
+TIE_EPS = 1e-6
+
+
+def ties_at_or_above(scores: np.ndarray, best: np.ndarray) -> np.ndarray:
+    """Rank for each row of `scores` whose relevant score is `best` (one per row):
+    1 + the number of other scores >= it, ties counted against the model."""
+    return np.count_nonzero(scores >= np.asarray(best)[..., None] - TIE_EPS, axis=-1)
+
+
+def candidate_ranks(scores: np.ndarray, ids: np.ndarray,
+                    relevant: Sequence[np.ndarray]) -> np.ndarray:
+    """Each query's rank of its best relevant record among a searcher's candidates
+    (scores/ids as `Searcher.candidates` returns them); inf when no relevant record
+    is a candidate. A record the searcher did not recall cannot outrank anything."""
+    ids = np.broadcast_to(ids, scores.shape)
+    ranks = np.full(len(scores), np.inf)
+    for j, (row_s, row_i) in enumerate(zip(scores, ids, strict=True)):
+        hit = np.isin(row_i, relevant[j]) & (row_i >= 0)
+        if hit.any():
+            ranks[j] = float(ties_at_or_above(row_s, row_s[hit].max()))
+    return ranks
 
 
 def reciprocal_ranks(ranks: np.ndarray) -> np.ndarray:
@@ -29,8 +55,7 @@ def recall_at(ranks: np.ndarray, k: int) -> float:
 def batch_ranks(query_vecs: np.ndarray, code_vecs: np.ndarray) -> np.ndarray:
     """Rank of code i for query i among the codes of the batch (ties against)."""
     scores = query_vecs @ code_vecs.T
-    own = np.diag(scores)[:, None]
-    return (scores >= own - TIE_EPS).sum(axis=1).astype(np.float64)
+    return ties_at_or_above(scores, np.diag(scores)).astype(np.float64)
 
 
 def pool_ranks(query_vecs: np.ndarray, code_vecs: np.ndarray, chunk: int = 1024) -> np.ndarray:
@@ -38,8 +63,8 @@ def pool_ranks(query_vecs: np.ndarray, code_vecs: np.ndarray, chunk: int = 1024)
     out = []
     for start in range(0, len(query_vecs), chunk):
         scores = query_vecs[start : start + chunk] @ code_vecs.T
-        own = scores[np.arange(len(scores)), np.arange(start, start + len(scores))][:, None]
-        out.append((scores >= own - TIE_EPS).sum(axis=1))
+        out.append(ties_at_or_above(scores, scores[np.arange(len(scores)),
+                                                   np.arange(start, start + len(scores))]))
     return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
 
 

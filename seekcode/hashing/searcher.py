@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import time
 from typing import Any
 
 import numpy as np
@@ -12,10 +11,10 @@ from seekcode.hashing.budget import one_category_budget, recall_budget
 from seekcode.hashing.classifier import CategoryClassifier
 from seekcode.hashing.config import ROUTINGS, HashConfig
 from seekcode.hashing.model import HashHeads
-from seekcode.index.search import pad
 
 # "ideal" routes by the category of the query's relevant record (the paper's upper
-# bound); only `rank` knows it, `search` falls back to the predicted category.
+# bound): only an evaluation knows it (`oracle`); a search falls back to the
+# predicted category.
 SEARCH_ROUTINGS = (*ROUTINGS, "ideal")
 _RERANK_CHUNK = 32  # queries per gather: 32 x N x dim floats stay well under 100 MB
 
@@ -29,14 +28,13 @@ def _check_routing(routing: str) -> str:
 class CoSHCSearcher:
     """Recall N candidates by Hamming distance of learned codes, re-rank by cosine.
 
-    `rows` restricts the searcher to those row ids (a `--lang`/`--path` filter);
-    returned ids are always row ids of the full index.
+    A `--lang`/`--path` filter (`allowed`) is applied inside the shared FAISS indexes
+    (an ID selector per category), so filtered searches build nothing.
     """
 
     def __init__(self, vectors: np.ndarray, codes: np.ndarray, categories: np.ndarray,
                  heads: HashHeads, classifier: CategoryClassifier, config: HashConfig,
-                 routing: str | None = None, recall: int | None = None, name: str = "coshc",
-                 rows: np.ndarray | None = None):
+                 routing: str | None = None, recall: int | None = None, name: str = "coshc"):
         self.name = name
         self.vectors = vectors
         self.codes = codes
@@ -45,8 +43,7 @@ class CoSHCSearcher:
         self.classifier = classifier
         self.config = config
         self.routing = _check_routing(routing or config.routing)
-        self.rows = np.arange(len(codes), dtype=np.int64) if rows is None else np.asarray(rows, np.int64)
-        self.recall = recall if recall is not None else config.recall_for(len(self.rows))
+        self.recall = recall if recall is not None else config.recall_for(len(codes))
         self.k = classifier.k
         self.bits = codes.shape[1] * 8
         # FAISS indexes, built on first use and shared by variant() copies
@@ -67,7 +64,8 @@ class CoSHCSearcher:
         - one_classification: N - k + 1 from the predicted category, 1 from each other
         - ideal_classification: the same from the relevant record's own category
         """
-        return {f"{self.name}_{kind}_classification": self.variant(routing, f"{self.name}_{kind}_classification")
+        return {f"{self.name}_{kind}_classification":
+                self.variant(routing, f"{self.name}_{kind}_classification")
                 for kind, routing in (("no", "none"), ("one", "one"), ("ideal", "ideal"))}
 
     # ---- recall --------------------------------------------------------------------
@@ -76,10 +74,9 @@ class CoSHCSearcher:
         if "categories" not in self._shared:
             import faiss
 
-            cats = self.categories[self.rows]
             out = []
             for c in range(self.k):
-                members = self.rows[cats == c]
+                members = np.flatnonzero(self.categories == c).astype(np.int64)
                 index = faiss.IndexBinaryFlat(self.bits)
                 if len(members):
                     index.add(np.ascontiguousarray(self.codes[members]))
@@ -92,7 +89,7 @@ class CoSHCSearcher:
             import faiss
 
             index = faiss.IndexBinaryFlat(self.bits)
-            index.add(np.ascontiguousarray(self.codes[self.rows]))
+            index.add(np.ascontiguousarray(self.codes))
             self._shared["global"] = index
         return self._shared["global"]
 
@@ -106,27 +103,24 @@ class CoSHCSearcher:
             best = np.where(ideal >= 0, ideal, best)
         return one_category_budget(best, self.k, self.recall)
 
-    def candidates(self, queries: np.ndarray, ideal: np.ndarray | None = None) -> np.ndarray:
+    def recalled(self, queries: np.ndarray, oracle: np.ndarray | None = None,
+                 allowed: np.ndarray | None = None) -> np.ndarray:
         """(n_queries, M) row ids recalled for each query, -1 padded; no duplicates."""
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         qcodes = self.heads.codes(queries, "desc")
+        mask = None
+        if allowed is not None:
+            mask = np.zeros(len(self.codes), dtype=bool)
+            mask[np.asarray(allowed, dtype=np.int64)] = True
         if self.routing == "none":
             index = self._global_index()
-            kk = min(self.recall, index.ntotal)
-            if kk == 0:
-                return np.full((len(queries), 0), -1, np.int64)
-            _, local = index.search(qcodes, kk)
-            return np.where(local >= 0, self.rows[np.maximum(local, 0)], -1)
-        budget = self.budgets(queries, ideal)
-        cols = []
-        for c, (members, index) in enumerate(self._category_indexes()):
-            kk = int(min(budget[:, c].max(initial=0), index.ntotal))
-            if kk == 0:
-                continue
-            _, local = index.search(qcodes, kk)
-            ids = np.where(local >= 0, members[np.maximum(local, 0)], -1)
-            ids[np.arange(kk)[None, :] >= budget[:, c : c + 1]] = -1
-            cols.append(ids)
+            return _hamming_top(index, qcodes, np.full(len(queries), self.recall), mask,
+                                np.arange(len(self.codes), dtype=np.int64))
+        budget = self.budgets(queries, self._ideal(oracle))
+        cols = [_hamming_top(index, qcodes, budget[:, c], None if mask is None else mask[members],
+                             members)
+                for c, (members, index) in enumerate(self._category_indexes())]
+        cols = [c for c in cols if c.shape[1]]
         if not cols:
             return np.full((len(queries), 0), -1, np.int64)
         return np.hstack(cols)
@@ -135,14 +129,15 @@ class CoSHCSearcher:
         """Whether each query's target row id is among its candidates (diagnostics)."""
         out = np.zeros(len(queries), dtype=bool)
         for s in range(0, len(queries), 1024):
-            cand = self.candidates(queries[s : s + 1024], self._ideal(targets[s : s + 1024]))
+            cand = self.recalled(queries[s : s + 1024], targets[s : s + 1024])
             out[s : s + 1024] = (cand == targets[s : s + 1024, None]).any(axis=1)
         return out
 
-    def _ideal(self, targets: np.ndarray) -> np.ndarray | None:
-        if self.routing != "ideal":
+    def _ideal(self, oracle: np.ndarray | None) -> np.ndarray | None:
+        if self.routing != "ideal" or oracle is None:
             return None
-        return np.where(targets >= 0, self.categories[np.maximum(targets, 0)], -1)
+        oracle = np.asarray(oracle, dtype=np.int64)
+        return np.where(oracle >= 0, self.categories[np.maximum(oracle, 0)], -1)
 
     # ---- re-rank -------------------------------------------------------------------
     def _scores(self, queries: np.ndarray, cand: np.ndarray) -> np.ndarray:
@@ -156,59 +151,36 @@ class CoSHCSearcher:
         return out
 
     # ---- the Searcher protocol ------------------------------------------------------
-    def search(self, queries: np.ndarray, k: int,
-               allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
-        if allowed is not None:
-            sub = CoSHCSearcher(self.vectors, self.codes, self.categories, self.heads,
-                                self.classifier, self.config, self.routing, self.recall,
-                                self.name, rows=np.intersect1d(self.rows, allowed))
-            return sub.search(queries, k)
-        out_s, out_i = [], []
-        for s in range(0, len(queries), 1024):
-            q = queries[s : s + 1024]
-            cand = self.candidates(q)
-            scores = self._scores(q, cand)
-            for row_s, row_c in zip(scores, cand, strict=True):
-                order = np.argsort(-row_s, kind="stable")[:k]
-                keep = order[np.isfinite(row_s[order])]
-                ps, pi = pad(row_s[keep], row_c[keep], k)
-                out_s.append(ps)
-                out_i.append(pi)
-        if not out_s:
-            return np.zeros((0, k), np.float32), np.zeros((0, k), np.int64)
-        return np.stack(out_s), np.stack(out_i)
+    def candidates(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
+                   oracle: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The recalled records and their cosine with the query (the re-rank scores).
 
-    def rank(self, queries: np.ndarray, relevant: list[np.ndarray]) -> np.ndarray:
-        """Rank of the best relevant record among the candidates (ties against), inf if
-        no relevant record was recalled."""
+        Similarity in the paper's Table 1 is all of this: hashing the query, the
+        classifier, the FAISS Hamming scans (which keep their top R_i as they scan)
+        and the cosine of the candidates; sorting them is the caller's.
+        """
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
-        ranks = np.full(len(queries), np.inf)
-        first = np.array([int(r[0]) if len(r) else -1 for r in relevant], dtype=np.int64)
-        for s in range(0, len(queries), 1024):
-            q = queries[s : s + 1024]
-            cand = self.candidates(q, self._ideal(first[s : s + 1024]))
-            scores = self._scores(q, cand)
-            for j, (row_s, row_c) in enumerate(zip(scores, cand, strict=True)):
-                hit = np.isin(row_c, relevant[s + j])
-                if hit.any():
-                    best = row_s[hit].max()
-                    ranks[s + j] = float(np.count_nonzero(row_s >= best))
-        return ranks
+        ids = self.recalled(queries, oracle, allowed)
+        return self._scores(queries, ids), ids
 
-    def time_query(self, query: np.ndarray, k: int) -> tuple[float, float]:
-        """(similarity, sorting) ms for one query. Similarity: hashing the query, the
-        classifier, the FAISS Hamming scan (which keeps its top-R_i as it scans) and the
-        cosine of the candidates; sorting: ordering the candidates by cosine."""
-        q = np.atleast_2d(np.asarray(query, dtype=np.float32))
-        t0 = time.perf_counter()
-        cand = self.candidates(q)[0]
-        cand = cand[cand >= 0]
-        scores = self.vectors[cand] @ q[0]
-        t1 = time.perf_counter()
-        kk = min(k, len(scores))
-        if kk:
-            part = np.argpartition(-scores, kk - 1)[:kk]
-            cand[part[np.argsort(-scores[part], kind="stable")]]
-        t2 = time.perf_counter()
-        return (t1 - t0) * 1000, (t2 - t1) * 1000
+
+def _hamming_top(index: Any, qcodes: np.ndarray, budget: np.ndarray, mask: np.ndarray | None,
+                 members: np.ndarray) -> np.ndarray:
+    """Row ids of each query's budget[i] nearest codes in `index` (whose local id j is row
+    members[j]), among the local ids set in `mask` when given; -1 padded."""
+    available = index.ntotal if mask is None else int(mask.sum())
+    kk = int(min(budget.max(initial=0), available))
+    if kk == 0:
+        return np.full((len(qcodes), 0), -1, np.int64)
+    params = None
+    if mask is not None and available < index.ntotal:
+        import faiss
+
+        bits = np.packbits(mask, bitorder="little")  # both kept alive until the search ends
+        selector = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
+        params = faiss.SearchParameters()
+        params.sel = selector
+    _, local = index.search(qcodes, kk, params=params)
+    ids = np.where(local >= 0, members[np.maximum(local, 0)], -1)
+    ids[np.arange(kk)[None, :] >= budget[:, None]] = -1
+    return ids

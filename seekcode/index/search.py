@@ -4,7 +4,6 @@ Other searchers are plug-ins named in `seekcode.index.searchers`."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -14,6 +13,9 @@ import numpy as np
 
 # The longest query any front end accepts; longer text is not a description of a function.
 MAX_QUERY_CHARS = 1000
+# Queries per `candidates` call when there are many: exact search scores every record,
+# so 64 queries over 1M records is a 256 MB score matrix.
+QUERY_BLOCK = 64
 
 
 class QueryError(ValueError):
@@ -61,37 +63,50 @@ class Hit:
 
 
 class Searcher(Protocol):
-    """Ranks the index's records for query vectors.
+    """Finds candidate records for query vectors and scores them; nothing more.
 
-    `search` returns (scores, ids), each (n_queries, k), ids -1 where fewer than k
-    records qualify. `rank` returns each query's rank of its best relevant record,
-    ties counted against the model, `inf` where the relevant record is not retrieved.
-    `time_query` times one query's similarity and sorting steps in milliseconds.
+    `candidates` returns (scores, ids) for a batch of queries: every record the
+    searcher scored for each query, in no particular order, scores -inf and ids -1
+    as padding. `ids` is (n_queries, m), or (m,) when every query has the same
+    candidates (exact search scores all records). `k` is how many best results the
+    caller needs (a searcher that cannot enumerate its candidates returns at least
+    its k best); `allowed` restricts the candidates to those row ids (a `--lang` or
+    `--path` filter); `oracle`, each query's relevant row id, is only for ablations
+    that route by the answer (CoSHC's "ideal classification"); others ignore it.
+
+    Ordering the candidates (`search_top_k`) and ranking them (`seekcode.eval`) is the
+    same code for every searcher, so every searcher sorts, ranks and is timed alike.
     """
 
     name: str
 
-    def search(
-        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]: ...
-
-    def rank(self, queries: np.ndarray, relevant: list[np.ndarray]) -> np.ndarray: ...
-
-    def time_query(self, query: np.ndarray, k: int) -> tuple[float, float]: ...
+    def candidates(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
+                   oracle: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]: ...
 
 
-# Scores within this of the relevant one count as ties: identical vectors can differ in
-# the last float32 bit depending on where BLAS puts them in a block.
-TIE_EPS = 1e-6
+def search_top_k(searcher: Searcher, queries: np.ndarray, k: int,
+                 allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, ids), each (n_queries, k), best first; ids -1 where fewer than k qualify."""
+    queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+    if not len(queries):
+        return np.zeros((0, k), np.float32), np.zeros((0, k), np.int64)
+    parts = [sort_candidates(*searcher.candidates(queries[s : s + QUERY_BLOCK], k, allowed), k)
+             for s in range(0, len(queries), QUERY_BLOCK)]
+    return np.vstack([p[0] for p in parts]), np.vstack([p[1] for p in parts])
 
 
-def rank_with_ties(scores: np.ndarray, relevant: np.ndarray) -> float:
-    """1 + number of other records scoring >= the best relevant one (ties count against)."""
-    if relevant.size == 0:
-        return float("inf")
-    rel_scores = scores[relevant]
-    best = int(relevant[int(np.argmax(rel_scores))])
-    return float(np.count_nonzero(scores >= scores[best] - TIE_EPS))
+def sort_candidates(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best of each row of candidates, best first, padded with -inf / -1."""
+    ids = np.broadcast_to(ids, scores.shape)
+    out_s = np.full((len(scores), k), -np.inf, dtype=np.float32)
+    out_i = np.full((len(scores), k), -1, dtype=np.int64)
+    for j, (row_s, row_i) in enumerate(zip(scores, ids, strict=True)):
+        best, at = top_k(row_s, k)
+        keep = np.isfinite(best) & (row_i[at] >= 0)
+        n = int(keep.sum())
+        out_s[j, :n] = best[keep]
+        out_i[j, :n] = row_i[at][keep]
+    return out_s, out_i
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -102,14 +117,6 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     part = np.argpartition(-scores, k - 1)[:k]
     order = part[np.argsort(-scores[part], kind="stable")]
     return scores[order], order
-
-
-def pad(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    out_s = np.full(k, -np.inf, dtype=np.float32)
-    out_i = np.full(k, -1, dtype=np.int64)
-    out_s[: len(scores)] = scores
-    out_i[: len(ids)] = ids
-    return out_s, out_i
 
 
 @dataclass(frozen=True)
@@ -140,48 +147,18 @@ def open_searcher(artifacts: Artifacts) -> ExactSearcher:
 
 
 class ExactSearcher:
-    """Brute-force inner product over every float vector (FAISS IndexFlatIP)."""
+    """Inner product of the queries with every float vector (or every allowed one)."""
 
     name = "exact"
 
-    def __init__(self, vectors: np.ndarray, block: int = 256):
-        import faiss
-
+    def __init__(self, vectors: np.ndarray):
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        self.index = faiss.IndexFlatIP(self.vectors.shape[1])
-        if len(self.vectors):
-            self.index.add(self.vectors)
-        self.block = block
+        self._all = np.arange(len(self.vectors), dtype=np.int64)
 
-    def search(
-        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        queries = np.ascontiguousarray(queries, dtype=np.float32)
+    def candidates(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
+                   oracle: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         if allowed is None:
-            kk = min(k, self.index.ntotal)
-            s, i = self.index.search(queries, kk) if kk else (
-                np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64))
-            rows = [pad(s[j], i[j], k) for j in range(len(queries))]
-        else:
-            sub = self.vectors[allowed]
-            rows = []
-            for q in queries:
-                s, local = top_k(sub @ q, k)
-                rows.append(pad(s, allowed[local], k))
-        return np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows])
-
-    def rank(self, queries: np.ndarray, relevant: list[np.ndarray]) -> np.ndarray:
-        ranks = np.empty(len(queries), dtype=np.float64)
-        for start in range(0, len(queries), self.block):
-            scores = queries[start : start + self.block] @ self.vectors.T
-            for j, row in enumerate(scores):
-                ranks[start + j] = rank_with_ties(row, relevant[start + j])
-        return ranks
-
-    def time_query(self, query: np.ndarray, k: int) -> tuple[float, float]:
-        t0 = time.perf_counter()
-        scores = self.vectors @ query
-        t1 = time.perf_counter()
-        top_k(scores, k)
-        t2 = time.perf_counter()
-        return (t1 - t0) * 1000, (t2 - t1) * 1000
+            return queries @ self.vectors.T, self._all
+        allowed = np.asarray(allowed, dtype=np.int64)
+        return queries @ self.vectors[allowed].T, allowed

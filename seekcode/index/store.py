@@ -32,7 +32,7 @@ from seekcode.corpus.record import Record
 from seekcode.encoders.base import Encoder, encoder_from_spec
 from seekcode.index import files, searchers
 from seekcode.index.cache import VectorCache
-from seekcode.index.search import Hit, Searcher
+from seekcode.index.search import Hit, Searcher, search_top_k
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -409,7 +409,7 @@ class Index:
         allowed = self.filter_ids(lang, path)
         if allowed is not None and allowed.size == 0:
             return []
-        scores, ids = method.search(q, k, allowed)
+        scores, ids = search_top_k(method, q, k, allowed)
         return self.hits(scores[0], ids[0])
 
     def hits(self, scores: np.ndarray, ids: np.ndarray) -> list[Hit]:
