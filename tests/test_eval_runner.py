@@ -26,7 +26,8 @@ def test_evaluate_exact(index):
     result = evaluate(index, progress=False)
     exact = result["exact"]
     assert result["n_queries"] == 4
-    assert set(exact) == {"mrr", "mrr@1000batch", "r@1", "r@5", "r@10", "ms_similarity", "ms_sort"}
+    assert set(exact) == {"mrr", "mrr@1000batch", "r@1", "r@5", "r@10", "ms_similarity", "ms_sort",
+                          "ms_total"}
     # recompute MRR directly from the vectors
     qs = corpus_queries(index)
     q = index.encoder.encode_queries(qs.texts)

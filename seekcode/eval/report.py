@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 METRICS = ("mrr@1000batch", "mrr", "r@1", "r@5", "r@10", "ndcg", "ndcg_within",
-           "ms_similarity", "ms_sort")
+           "ms_similarity", "ms_sort", "ms_total")
 
 
 def sections(result: dict[str, Any]) -> list[str]:
