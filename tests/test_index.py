@@ -88,11 +88,11 @@ def test_unchanged_rebuild_never_loads_minilm(tmp_path, records):
     from seekcode.encoders.minilm import MiniLMEncoder
 
     first = MiniLMEncoder()
-    assert first.dim == 384 and first.id and first._model is None
+    assert first.dim == 384 and first.id and first._session is None
     Index.build(records, tmp_path / "idx", first, progress=False)
-    assert first._model is not None
+    assert first._session is not None
     again = MiniLMEncoder()
     index, stats = Index.build(records, tmp_path / "idx", again, progress=False)
     assert stats["unchanged"] == 1
-    assert again._model is None and again._tokenizer is None
-    assert index.search("parse a json file", k=1) and again._model is not None
+    assert again._session is None and again._fast_tokenizer is None
+    assert index.search("parse a json file", k=1) and again._session is not None

@@ -12,6 +12,7 @@ import torch
 from seekcode.corpus.jsonl import write_records
 from seekcode.corpus.record import Record
 from seekcode.encoders.base import load_encoder
+from seekcode.encoders.neural import NeuralEncoder
 from seekcode.training.config import TrainConfig
 from seekcode.training.data import duplicate_groups
 from seekcode.training.trainer import CHECKPOINT, Trainer
@@ -143,7 +144,7 @@ def test_deepsem_trains_its_bag_first_then_opens_the_gates(tmp_path: Path) -> No
             # The full phase starts from the best bag model, as saved.
             assert trainer.model is not None
             now = trainer.model.torch_module().state_dict()
-            best = load_encoder(tmp_path / "m").torch_module().state_dict()  # type: ignore[attr-defined]
+            best = NeuralEncoder.load(tmp_path / "m").torch_module().state_dict()
             at_switch.append(all(torch.equal(now[k], best[k]) for k in best))
 
     trainer = Trainer(cfg, tmp_path / "m", progress=False, log=log)
@@ -160,3 +161,25 @@ def test_deepsem_trains_its_bag_first_then_opens_the_gates(tmp_path: Path) -> No
     # gates are open).
     again = Trainer(cfg, tmp_path / "m", progress=False).fit(train, valid)
     assert again.steps == res.steps
+
+
+def test_a_planted_checkpoint_cannot_run_code(tmp_path, corpus_file) -> None:
+    """checkpoint/state.pt is unpickled with weights_only: an object whose unpickling runs
+    a command is refused with a clear message, and the command never runs."""
+    import os
+
+    from seekcode.corpus.jsonl import read_records
+
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):  # type: ignore[no-untyped-def]
+            return (os.system, (f"touch {marker}",))
+
+    out = tmp_path / "m"
+    (out / "checkpoint").mkdir(parents=True)
+    torch.save({"config": {}, "module": Exploit()}, out / CHECKPOINT)
+    cfg = TrainConfig.for_model("nbow", max_epochs=1)
+    with pytest.raises(ValueError, match="refusing to load a checkpoint"):
+        Trainer(cfg, out, progress=False).fit(list(read_records(corpus_file)))
+    assert not marker.exists()

@@ -43,10 +43,11 @@ def validate_query(query: str, k: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from seekcode.encoders.runtime import set_threads
     from seekcode.index.store import Index
 
     query = validate_query(args.query, args.k)
-    _one_torch_thread()
+    set_threads(1)  # one short query gains nothing from a second thread (see runtime.py)
     index = Index.open(args.index)
     if args.lang and args.lang.lower() not in index.languages():
         raise UsageError(f"--lang {args.lang}: not in this index (it has: {', '.join(index.languages())})")
@@ -61,17 +62,6 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print_hits(query, hits, method, ms)
     return 0
-
-
-def _one_torch_thread() -> None:
-    """One short query gains nothing from more threads, and on a busy machine
-    OpenMP's spinning threads made it many times slower (see `seekcode serve --threads`)."""
-    import importlib.util
-
-    if importlib.util.find_spec("torch") is not None:
-        import torch
-
-        torch.set_num_threads(1)
 
 
 def print_hits(query: str, hits: list, method: str, ms: float, preview_lines: int = 12) -> None:  # type: ignore[type-arg]

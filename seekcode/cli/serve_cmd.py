@@ -23,8 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--encoder", default=None,
                    help="encoder for queries (default: the one the index was built with)")
     p.add_argument("--threads", type=int, default=1,
-                   help="torch threads per query encoding (default 1: a short query gains "
-                   "nothing from more, and on a busy machine 2 threads made it 20x slower)")
+                   help="ONNX Runtime threads per query encoding (default 1: a short query "
+                   "gains nothing from more; concurrent queries are batched)")
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.set_defaults(run=run)
 
@@ -36,16 +36,17 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 < args.port < 65536:
         raise UsageError(f"--port {args.port}: not a TCP port (1-65535)")
+    from seekcode.encoders.runtime import set_threads
+
+    if args.threads < 1:
+        raise UsageError(f"--threads {args.threads}: at least 1")
+    set_threads(args.threads)  # before any session opens
     encoder = None
     if args.encoder:
         from seekcode.encoders.base import load_encoder
 
         encoder = load_encoder(args.encoder)
-    if args.threads < 1:
-        raise UsageError(f"--threads {args.threads}: at least 1")
     app = create_app(args.index, encoder)  # IndexError_ here: exit 2 with the reason
-    if "torch" in sys.modules:  # only when the encoder is a torch model
-        sys.modules["torch"].set_num_threads(args.threads)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"seekcode serve: listening on {args.host}: anyone who can reach this machine "
               "can search the index and read its code", file=sys.stderr)

@@ -20,11 +20,11 @@ CONFIG_FILE = "encoder.json"
 ENCODER_TYPES: dict[str, str] = {
     "minilm": "seekcode.encoders.minilm:MiniLMEncoder",
     "lexical": "seekcode.encoders.lexical:LexicalEncoder",
-    "nbow": "seekcode.encoders.neural:NBoWEncoder",
-    "cnn": "seekcode.encoders.neural:CNNEncoder",
-    "rnn": "seekcode.encoders.neural:RNNEncoder",
-    "selfatt": "seekcode.encoders.neural:SelfAttentionEncoder",
-    "deepsem": "seekcode.encoders.neural:DeepSemanticEncoder",
+    "nbow": "seekcode.encoders.onnx_neural:OnnxNeuralEncoder",
+    "cnn": "seekcode.encoders.onnx_neural:OnnxNeuralEncoder",
+    "rnn": "seekcode.encoders.onnx_neural:OnnxNeuralEncoder",
+    "selfatt": "seekcode.encoders.onnx_neural:OnnxNeuralEncoder",
+    "deepsem": "seekcode.encoders.onnx_neural:OnnxNeuralEncoder",
 }
 
 
@@ -97,12 +97,19 @@ def encoder_from_spec(spec: dict[str, Any]) -> Encoder:
     return _resolve(spec["type"]).from_config(spec.get("config", {}))
 
 
+# Named MiniLM variants (`--encoder minilm-int8`); "minilm:RUNTIME" names any runtime.
+MINILM_ALIASES = {"minilm-int8": "ort-int8"}
+
+
 def load_encoder(spec: str | Path | None = None) -> Encoder:
-    """Open an encoder: `None`/"minilm" for the bundled default, or a trained model directory."""
+    """Open an encoder: `None`/"minilm" for the bundled default, "minilm-int8" or
+    "minilm:RUNTIME" for a variant (see encoders/minilm.py), or a trained model directory."""
     if spec is None or str(spec) == "minilm":
         return _resolve("minilm")()
-    if str(spec) == "minilm-int8":  # ~3x faster on CPU, see benchmarks/results/encoding.md
-        return _resolve("minilm").from_config({"quantize": True})
+    name = str(spec)
+    if name in MINILM_ALIASES or name.startswith("minilm:"):
+        runtime = MINILM_ALIASES.get(name) or name.partition(":")[2]
+        return _resolve("minilm").from_config({"runtime": runtime})
     path = Path(spec)
     cfg_file = path / CONFIG_FILE
     if path.is_dir() and cfg_file.exists():
@@ -111,7 +118,7 @@ def load_encoder(spec: str | Path | None = None) -> Encoder:
     if str(spec) in ENCODER_TYPES:
         return _resolve(str(spec))()
     raise ValueError(
-        f"{spec}: not an encoder (expected 'minilm', 'minilm-int8' or a model directory with {CONFIG_FILE}; "
+        f"{spec}: not an encoder (expected 'minilm', 'minilm-int8', 'minilm:RUNTIME' or a model directory with {CONFIG_FILE}; "
         "train one with `seekcode train encoder`)"
     )
 

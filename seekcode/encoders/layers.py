@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seekcode.encoders.neural_config import SequenceConfig
+
+__all__ = ["SequenceConfig", "SequenceEncoder", "HybridPooling", "AttentionPooling",
+           "LayerCombination", "masked_mean", "masked_max", "POOLINGS"]
+
 POOLINGS = ("mean", "max", "attention")
-
-
-@dataclass
-class SequenceConfig:
-    """One sequence encoder: token ids in, one vector out.
-
-    `arch`: nbow | cnn | rnn | selfatt. `pooling`: a subset of mean, max, attention;
-    more than one is the paper's hybrid pooling (a learned mix). `combine_layers`:
-    pool a learned weighted sum of every layer's output (embeddings included)
-    instead of the last layer's. `gated` (self-attention only): each block adds to a
-    residual stream through a learned gate that starts at zero (ReZero), so an
-    untrained body leaves the embeddings' bag model intact; see `bag_phase`.
-    """
-
-    arch: str = "nbow"
-    dim: int = 128
-    layers: int = 2
-    heads: int = 4
-    max_len: int = 96
-    dropout: float = 0.1
-    pooling: tuple[str, ...] = ("attention",)
-    combine_layers: bool = False
-    kernel: int = 5
-    gated: bool = False
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -173,7 +152,7 @@ class SequenceEncoder(nn.Module):
                                                     total_length=ids.shape[1])
             outs.append(y)
         for block in self.blocks:
-            x = block(x, src_key_padding_mask=~mask)
+            x = _run_block(block, x, mask)
             outs.append(x)
         return outs
 
@@ -183,13 +162,15 @@ class SequenceEncoder(nn.Module):
         pos = self.pos(torch.arange(x.shape[1], device=x.device))
         outs = [x]
         for gate, block in zip(self.gates, self.blocks, strict=True):
-            x = x + gate * block(x + pos, src_key_padding_mask=~mask)
+            x = x + gate * _run_block(block, x + pos, mask)
             outs.append(x)
         return outs
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         mask = ids != 0
         if self.cfg.arch == "nbow":
+            if torch.onnx.is_in_onnx_export():  # embedding_bag has no ONNX op; same function
+                return self.pool(self.embed(ids), mask)
             return self.drop(self._bag(ids, mask))
         if self.bag_phase and self.gates is not None:
             # All gates are zero: every layer equals the embeddings, and a combination
@@ -222,6 +203,31 @@ class SequenceEncoder(nn.Module):
             return pooled[0]
         mix = torch.softmax(self.pool.mix, dim=0)
         return sum(wi * p for wi, p in zip(mix, pooled, strict=True))  # type: ignore[return-value]
+
+
+def _run_block(block: nn.Module, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    if torch.onnx.is_in_onnx_export():
+        return _explicit_block(block, x, mask)  # type: ignore[arg-type]
+    return block(x, src_key_padding_mask=~mask)  # type: ignore[no-any-return]
+
+
+def _explicit_block(block: nn.TransformerEncoderLayer, x: torch.Tensor,
+                    mask: torch.Tensor) -> torch.Tensor:
+    """The post-norm encoder layer (eval mode) written out in plain ops.
+
+    torch's own layer traces its batch and length into the ONNX graph as constants (its
+    fused attention path reshapes by Python ints); this computes the same function with
+    every shape taken from the input, so the exported graph takes any batch and length.
+    """
+    attn = block.self_attn
+    heads = attn.num_heads
+    q, k, v = F.linear(x, attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)
+    q, k, v = (t.unflatten(-1, (heads, -1)).transpose(1, 2) for t in (q, k, v))
+    scores = (q @ k.transpose(-1, -2)) * (q.shape[-1] ** -0.5)
+    scores = scores.masked_fill(~mask[:, None, None, :], float("-inf"))
+    ctx = (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).flatten(2)
+    x = block.norm1(x + attn.out_proj(ctx))
+    return block.norm2(x + block.linear2(F.gelu(block.linear1(x))))  # type: ignore[no-any-return]
 
 
 def l2norm(x: torch.Tensor) -> torch.Tensor:

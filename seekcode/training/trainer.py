@@ -16,6 +16,7 @@ would have done.
 from __future__ import annotations
 
 import json
+import pickle
 import random
 import sys
 import time
@@ -67,9 +68,9 @@ def seed_everything(seed: int) -> np.random.Generator:
 def build_trainable(cfg: TrainConfig, pairs: Sequence[Record]) -> Trainable:
     """A fresh model of type cfg.model (the neural ones get tokenizers trained on `pairs`)."""
     if cfg.model == "minilm":
-        from seekcode.encoders.minilm import MiniLMEncoder
+        from seekcode.encoders.minilm import MiniLMConfig, MiniLMEncoder
 
-        return MiniLMTrainable(MiniLMEncoder())
+        return MiniLMTrainable(MiniLMEncoder(MiniLMConfig(runtime="torch")))
     from seekcode.encoders.neural import NeuralConfig, NeuralEncoder
 
     return NeuralEncoder.build(pairs, NeuralConfig.for_kind(cfg.model, **cfg.arch))
@@ -341,7 +342,18 @@ class Trainer:
         path = self.out / CHECKPOINT
         if restart or not path.exists():
             return None
-        state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
+        try:
+            # Tensors and plain data only: unpickling arbitrary objects would run whatever
+            # code a planted checkpoint names.
+            state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:
+            raise ValueError(
+                f"{path}: refusing to load a checkpoint that holds more than tensors and plain "
+                "data (not written by seekcode, or tampered with); delete it or use --restart"
+            ) from None
+        for key in ("order", "negs"):  # saved as tensors (see _save_checkpoint)
+            if state.get(key) is not None:
+                state[key] = state[key].numpy()
         saved = dict(state["config"])
         now = self.cfg.to_dict()
         differs = [k for k in now if k not in RESUMABLE_CHANGES and saved.get(k) != now[k]]
@@ -356,6 +368,9 @@ class Trainer:
         path = self.out / CHECKPOINT
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
+        # numpy arrays as tensors: weights_only loading accepts tensors and plain data only.
+        state = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v
+                 for k, v in state.items()}
         torch.save(state, tmp)
         tmp.replace(path)
 
