@@ -238,16 +238,6 @@ class NeuralEncoder(NeuralFeatures, Encoder):
         finally:
             self.module.train(was_training)
 
-    def encode_queries(self, texts: Sequence[str], progress: bool = True) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), np.float32)
-        return self.embed_features(self.query_features(texts), "query", progress)
-
-    def encode_code(self, records: Sequence[Record], progress: bool = True) -> np.ndarray:
-        if not records:
-            return np.zeros((0, self.dim), np.float32)
-        return self.embed_features(self.code_features(records), "code", progress)
-
     # ---- persistence ---------------------------------------------------------------
     def save(self, directory: str | Path, extra: dict[str, Any] | None = None) -> None:
         """Weights, tokenizers, config, and the ONNX graphs inference runs."""

@@ -42,11 +42,25 @@ def trim(ids: np.ndarray) -> np.ndarray:
 
 
 class NeuralFeatures:
-    """Token-id tables of queries and code records, as both runtimes read them."""
+    """Token-id tables of queries and code records, as both runtimes read them, and the
+    Encoder methods over them; a runtime supplies embed_features."""
 
     cfg: NeuralConfig
     query_tok: SubwordTokenizer
     code_tok: SubwordTokenizer
+
+    def embed_features(self, feats: Features, side: str, progress: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+    def encode_queries(self, texts: Sequence[str], progress: bool = True) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.cfg.dim), np.float32)
+        return self.embed_features(self.query_features(texts), "query", progress)
+
+    def encode_code(self, records: Sequence[Record], progress: bool = True) -> np.ndarray:
+        if not records:
+            return np.zeros((0, self.cfg.dim), np.float32)
+        return self.embed_features(self.code_features(records), "code", progress)
 
     def query_features(self, texts: Sequence[str]) -> Features:
         return {"query": self.query_tok.encode([query_words(t) for t in texts],
@@ -115,16 +129,6 @@ class OnnxNeuralEncoder(NeuralFeatures, Encoder):
 
         return batched_by_length(list(range(len(first))), lengths.tolist(), self.batch_size,
                                  embed, self.dim, progress, f"encoding {side}")
-
-    def encode_queries(self, texts: Sequence[str], progress: bool = True) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), np.float32)
-        return self.embed_features(self.query_features(texts), "query", progress)
-
-    def encode_code(self, records: Sequence[Record], progress: bool = True) -> np.ndarray:
-        if not records:
-            return np.zeros((0, self.dim), np.float32)
-        return self.embed_features(self.code_features(records), "code", progress)
 
     @classmethod
     def load(cls, directory: Path) -> OnnxNeuralEncoder:
