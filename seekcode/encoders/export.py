@@ -10,31 +10,15 @@ process that searches never loads torch. Every file is written beside and rename
 from __future__ import annotations
 
 import json
-import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from seekcode.encoders.runtime import OPSET, write_beside
 
 # MiniLM variants: how each graph is made from the fp32 export. Measured side by side in
 # benchmarks/bench_runtime.py; the default runtime (encoders/minilm.py) is chosen there.
 VARIANTS = ("fp32", "opt", "int8", "int8pc", "int8-keepffn")
-OPSET = 17
-
-
-def tmp_beside(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-
-
-def write_graph(out: Path, write: Callable[[Path], None]) -> None:
-    """Run `write(tmp)` and rename tmp to `out`: readers never see half a graph."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_beside(out)
-    try:
-        write(tmp)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def export_minilm(model_path: Path, out: Path, variant: str) -> None:
@@ -43,10 +27,10 @@ def export_minilm(model_path: Path, out: Path, variant: str) -> None:
         raise ValueError(f"unknown MiniLM variant {variant!r} (known: {', '.join(VARIANTS)})")
     base = out.with_name("fp32.onnx")
     if not base.exists():
-        write_graph(base, lambda tmp: _export_minilm_fp32(model_path, tmp))
+        write_beside(base, lambda tmp: _export_minilm_fp32(model_path, tmp))
     if variant == "fp32":
         return
-    write_graph(out, lambda tmp: _derive(base, tmp, variant, model_path))
+    write_beside(out, lambda tmp: _derive(base, tmp, variant, model_path))
 
 
 def _export_minilm_fp32(model_path: Path, tmp: Path) -> None:

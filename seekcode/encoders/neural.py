@@ -124,23 +124,24 @@ class _CodeGraph(nn.Module):
         return self.align(v) if self.align is not None else v
 
 
-def _export(graph: nn.Module, inputs: dict[str, torch.Tensor], out: Path, write_graph: Any,
-            opset: int) -> None:
-    """torch.onnx.export with dynamic batch and length axes."""
+def _export(graph: nn.Module, inputs: dict[str, torch.Tensor], out: Path) -> None:
+    """torch.onnx.export with dynamic batch and length axes, written beside and renamed."""
     import warnings
+
+    from seekcode.encoders.runtime import OPSET, write_beside
 
     def write(tmp: Path) -> None:
         with warnings.catch_warnings():
             # the tracer's notes on shape arithmetic (arange over the length) are expected
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                graph, tuple(inputs.values()), str(tmp), dynamo=False, opset_version=opset,
+                graph, tuple(inputs.values()), str(tmp), dynamo=False, opset_version=OPSET,
                 input_names=list(inputs), output_names=["vector"],
                 dynamic_axes={**{k: {0: "batch", 1: f"len_{k}"} for k in inputs},
                               "vector": {0: "batch"}},
             )
 
-    write_graph(out, write)
+    write_beside(out, write)
 
 
 def _trim(ids: torch.Tensor) -> torch.Tensor:
@@ -255,7 +256,6 @@ class NeuralEncoder(NeuralFeatures, Encoder):
     def export_onnx(self, directory: Path) -> None:
         """Write the query graph and one code graph per language, then onnx.json naming
         them (last: a reader sees the old export or the whole new one)."""
-        from seekcode.encoders.export import OPSET, write_graph
         from seekcode.encoders.runtime import file_sha256, write_atomic
 
         module = self.module
@@ -269,8 +269,7 @@ class NeuralEncoder(NeuralFeatures, Encoder):
             n = min(4, self.cfg.max_len["query"])
             ids = torch.arange(2, 2 + 2 * n).reshape(2, n) % max(3, self.query_tok.vocab_size)
             ids[0, -1] = 0  # a padded row, so the mask is a real input of the graph
-            _export(_QueryGraph(module), {"query": ids}, directory / graphs["query"],
-                    write_graph, OPSET)
+            _export(_QueryGraph(module), {"query": ids}, directory / graphs["query"])
             for i, lang in enumerate(self.cfg.languages):
                 inputs = {}
                 for part in self.cfg.modalities:
@@ -279,7 +278,7 @@ class NeuralEncoder(NeuralFeatures, Encoder):
                     x[0, -1] = 0
                     inputs[part] = x
                 name = f"onnx/code-{i}.onnx"
-                _export(_CodeGraph(module, lang), inputs, directory / name, write_graph, OPSET)
+                _export(_CodeGraph(module, lang), inputs, directory / name)
                 graphs["code"][lang] = name
         finally:
             for m in bag:

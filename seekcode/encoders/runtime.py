@@ -14,9 +14,12 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+# The ONNX opset of every export (ONNX Runtime 1.20 runs up to 21).
+OPSET = 17
 
 # Threads of every session opened after set_threads(); None: one per core.
 _THREADS: int | None = None
@@ -89,10 +92,7 @@ def file_sha256(paths: list[Path]) -> str:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write beside, then rename: a reader sees the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_beside(path, lambda tmp: tmp.write_bytes(data))
 
 
 @contextlib.contextmanager
@@ -129,3 +129,19 @@ def ensure_exported(target: Path, job: dict[str, Any], what: str) -> Path:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
             raise RuntimeError(f"exporting {what} to ONNX failed: {tail[0]}")
     return target
+
+
+def tmp_beside(path: Path) -> Path:
+    return path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+
+
+def write_beside(out: Path, write: Callable[[Path], object]) -> None:
+    """Run `write(tmp)` for a temporary file beside `out`, then rename it to `out`:
+    readers never see half a file, and concurrent writers never mix theirs."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_beside(out)
+    try:
+        write(tmp)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
