@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from seekcode.cli.search_cmd import _one_torch_thread, print_hits
+    from seekcode.cli.search_cmd import print_hits
+    from seekcode.encoders.runtime import set_threads
     from seekcode.index.similar import NotFound, similar
     from seekcode.index.store import Index
 
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.k <= MAX_K:
         raise UsageError(f"-k: {args.k} out of range; ask for 1 to {MAX_K} results")
     code = sys.stdin.read() if args.function == "-" else args.code
-    _one_torch_thread()
+    set_threads(1)  # one snippet gains nothing from a second encoder thread
     index = Index.open(args.index)
     if args.lang and args.lang.lower() not in index.languages():
         raise UsageError(f"--lang {args.lang}: not in this index (it has: {', '.join(index.languages())})")
