@@ -30,6 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "index that has CoSHC keeps it: new functions are hashed by the trained model")
     p.add_argument("--watch", action="store_true",
                    help="keep the index fresh while files in a source folder change")
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="encode on a Ray cluster: join ADDRESS ('auto', 'ray://host:10001'), or "
+                   "without one start a local Ray (needs `pip install 'seekcode[scale]'`)")
+    p.add_argument("--ray-cpus", type=int, metavar="N",
+                   help="CPUs of the local Ray that --ray without ADDRESS starts (default: all)")
     p.add_argument("--json", action="store_true", help="print the build statistics as JSON")
     p.set_defaults(run=run)
 
@@ -45,7 +50,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{source}: no such corpus file or source folder")
     if args.watch and not source.is_dir():
         raise UsageError("--watch needs a source folder, not a corpus file")
+    if args.ray is not None and args.watch:
+        raise UsageError("--ray with --watch: build with --ray once, then watch without it")
     encoder = load_encoder(args.encoder)
+    if args.ray is not None:  # a local Ray it starts is stopped by Ray's own exit handler
+        from seekcode.scale.ray_encoder import RayEncoder
+
+        encoder = RayEncoder(encoder, address=args.ray or None, num_cpus=args.ray_cpus)
     skips = SkipReport()
     hooks = []
     if args.hash:

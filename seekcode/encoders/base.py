@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,14 @@ class Encoder(ABC):
     @abstractmethod
     def encode_code(self, records: Sequence[Record], progress: bool = True) -> np.ndarray:
         """Embed code records."""
+
+    def encode_code_batches(self, records: Sequence[Record], batch_size: int = 256,
+                            ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Embed records batch by batch: yields (positions in `records`, vectors) as each
+        batch is done, so a caller can store them before the next (`Index.build`)."""
+        for start in range(0, len(records), batch_size):
+            part = records[start : start + batch_size]
+            yield np.arange(start, start + len(part)), self.encode_code(part, progress=False)
 
     def save(self, directory: str | Path) -> None:
         """Write the model to a directory with an `encoder.json` naming its type."""

@@ -348,10 +348,8 @@ class Index:
             "SELECT id, path FROM records" + (" WHERE " + " AND ".join(clauses) if clauses else ""),
             args,
         )
-        pattern = path.replace("**/", "*") if path else None
-        ids = [rid for rid, p in rows
-               if pattern is None or fnmatch.fnmatchcase(p, pattern)
-               or fnmatch.fnmatchcase(p, "*/" + pattern)]
+        match = path_matcher(path) if path else None
+        ids = [rid for rid, p in rows if match is None or match(p)]
         return np.array(ids, dtype=np.int64)
 
     def languages(self) -> list[str]:
@@ -429,6 +427,12 @@ class Index:
         for conn in conns:
             conn.close()
         self._local = threading.local()
+
+
+def path_matcher(glob: str) -> Callable[[str], bool]:
+    """`--path GLOB`: matches the whole relative path or any tail after a '/'."""
+    pattern = glob.replace("**/", "*")
+    return lambda p: fnmatch.fnmatchcase(p, pattern) or fnmatch.fnmatchcase(p, "*/" + pattern)
 
 
 def _encoder_from_spec(spec: dict[str, Any]) -> Encoder:
@@ -541,10 +545,11 @@ def _write_vectors(gen: Path, n: int, prev: Path | None, encoder: Encoder, cache
                         known.add(i)
                 todo = [i for i in range(start, stop) if i not in known]
                 reused += len(known)
-                for k in range(0, len(todo), chunk):
-                    ids = todo[k : k + chunk]
-                    recs = _records_by_id(db, ids)
-                    vecs = encoder.encode_code(recs, progress=False)
+                # Each batch is cached as it arrives (resume after a kill); a distributed
+                # encoder (seekcode.scale.ray_encoder) yields them from a cluster, in any order.
+                batches = encoder.encode_code_batches(_records_by_id(db, todo), chunk) if todo else ()
+                for pos, vecs in batches:
+                    ids = [todo[p] for p in pos]
                     cache.append([hashes[i] for i in ids], vecs)
                     block[[i - start for i in ids]] = vecs
                     encoded += len(ids)
