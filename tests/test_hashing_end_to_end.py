@@ -12,8 +12,8 @@ import pytest
 
 from seekcode.corpus.record import Record
 from seekcode.encoders.base import Encoder, normalize
-from seekcode.hashing.config import HashConfig
 from seekcode.eval.runner import rank, time_searcher
+from seekcode.hashing.config import HashConfig
 from seekcode.hashing.coshc import build_hook as coshc_build_hook
 from seekcode.index.search import search_top_k
 from seekcode.index.store import Index

@@ -114,8 +114,8 @@ def test_planted_duplicates_rank_alike_under_every_searcher() -> None:
     """One tie rule for all: a record with planted duplicates (equal up to float noise)
     gets the same rank from every searcher whose candidates hold all the duplicates."""
     from seekcode.eval.runner import rank
-    from seekcode.hashing.coshc import fit
     from seekcode.hashing.config import HashConfig
+    from seekcode.hashing.coshc import fit
 
     rng = np.random.default_rng(0)
     v = rng.standard_normal((300, 32)).astype(np.float32)

@@ -23,8 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from seekcode.encoders.runtime import set_threads
     from seekcode.mcp.server import serve
 
+    set_threads(1)  # one short query gains nothing from a second thread (see runtime.py)
     encoder = None
     if args.encoder:
         from seekcode.encoders.base import load_encoder

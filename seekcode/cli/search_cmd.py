@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 from seekcode.cli import UsageError
-from seekcode.index.search import QueryError, check_query
+from seekcode.index.search import Hit, QueryError, check_query
 
 MAX_K = 1000
 
@@ -20,8 +21,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_searcher_arguments(p)
     p.add_argument("--lang", help="only this language (e.g. python, java, go)")
     p.add_argument("--path", help="only paths matching this glob (e.g. 'src/*' or '*.py')")
-    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    add_format_arguments(p)
     p.set_defaults(run=run)
+
+
+def add_format_arguments(p: argparse.ArgumentParser) -> None:
+    """`--format rich|json|vimgrep` and its shorthand `--json`."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--format", choices=("rich", "json", "vimgrep"), default="rich",
+                       help="rich: highlighted previews (default); json: one JSON document; "
+                       "vimgrep: path:line:col:name per hit, for editors and agents")
+    group.add_argument("--json", dest="format", action="store_const", const="json",
+                       help="one JSON document on stdout (shorthand for --format json)")
+
+
+def vimgrep_lines(hits: list[Hit], source: Path | None) -> list[str]:
+    """`path:line:col:name` per hit; paths absolute when the index knows its source folder,
+    so an editor opens them from anywhere."""
+    out = []
+    for h in hits:
+        path = str(source / h.path) if source and h.path else h.path
+        name = " ".join(h.func_name.split())  # one hit, one line
+        out.append(f"{path}:{max(h.start_line, 1)}:1:{name}")
+    return out
 
 
 def add_searcher_arguments(p: argparse.ArgumentParser) -> None:
@@ -56,9 +78,12 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     hits = index.search(query, k=args.k, lang=args.lang, path=args.path, searcher=method)
     ms = (time.perf_counter() - t0) * 1000
-    if args.json:
+    if args.format == "json":
         print(json.dumps({"query": query, "k": args.k, "method": method, "ms": round(ms, 2),
                           "hits": [h.to_dict() for h in hits]}, ensure_ascii=False))
+        return 0
+    if args.format == "vimgrep":
+        print("\n".join(vimgrep_lines(hits, index.source_folder)))
         return 0
     print_hits(query, hits, method, ms)
     return 0

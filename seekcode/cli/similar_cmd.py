@@ -8,6 +8,7 @@ import sys
 import time
 
 from seekcode.cli import UsageError
+from seekcode.cli.search_cmd import add_format_arguments
 
 MAX_K = 1000
 
@@ -25,12 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--code", help="the code of a function, instead of PATH:LINE")
     p.add_argument("-k", type=int, default=10, help="number of results (default 10)")
     p.add_argument("--lang", help="only results in this language (and the language of --code)")
-    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    add_format_arguments(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from seekcode.cli.search_cmd import print_hits
+    from seekcode.cli.search_cmd import print_hits, vimgrep_lines
     from seekcode.encoders.runtime import set_threads
     from seekcode.index.similar import NotFound, similar
     from seekcode.index.store import Index
@@ -58,9 +59,12 @@ def run(args: argparse.Namespace) -> int:
     except NotFound as e:
         raise UsageError(str(e)) from None
     ms = (time.perf_counter() - t0) * 1000
-    if args.json:
+    if args.format == "json":
         print(json.dumps({"function": what, "k": args.k, "ms": round(ms, 2),
                           "hits": [h.to_dict() for h in hits]}, ensure_ascii=False))
+        return 0
+    if args.format == "vimgrep":
+        print("\n".join(vimgrep_lines(hits, index.source_folder)))
         return 0
     print_hits(f"like {what}", hits, "code-to-code", ms)
     return 0

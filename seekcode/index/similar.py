@@ -125,7 +125,7 @@ def _relative(index: Index, path: str) -> str:
     p = path.strip()
     if not p:
         raise NotFound("empty path; give the file of the function (PATH:LINE)")
-    source = index.manifest.get("extras", {}).get("source")
+    source = index.source_folder
     if source and Path(p).is_absolute():
         try:
             return Path(p).resolve().relative_to(Path(source)).as_posix()

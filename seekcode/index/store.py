@@ -352,6 +352,13 @@ class Index:
         ids = [rid for rid, p in rows if match is None or match(p)]
         return np.array(ids, dtype=np.int64)
 
+    @property
+    def source_folder(self) -> Path | None:
+        """The source folder the index was built from (extras `source`), None for a corpus
+        file or a folder that is gone."""
+        source = self.manifest.get("extras", {}).get("source")
+        return Path(source) if source and Path(source).is_dir() else None
+
     def languages(self) -> list[str]:
         return sorted(self.manifest.get("languages", {}))
 

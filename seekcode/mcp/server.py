@@ -7,7 +7,6 @@ bad call. Results are plain JSON objects (structured content).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -156,7 +155,5 @@ def serve(paths: list[Path], encoder: Encoder | None = None) -> None:
         raise IndexError_(str(e)) from None
     for s in workspace.served.values():
         s.live.get().encoder.encode_queries(["warm up"], progress=False)
-    if "torch" in sys.modules:  # one short query gains nothing from more (see `serve --threads`)
-        sys.modules["torch"].set_num_threads(1)
     build_server(workspace).run("stdio")
 

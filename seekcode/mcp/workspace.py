@@ -90,12 +90,12 @@ class Workspace:
         """"fresh", "refreshed" (an incremental update ran), "stale" or "unknown" (no source)."""
         index = served.live.get()
         source = index.manifest.get("extras", {}).get("source")
-        if not source:
+        root = index.source_folder
+        if root is None:
+            if source and not Path(source).is_file():
+                return {"state": "stale", "reason": f"source folder {source} is gone"}
             return {"state": "unknown",
                     "reason": "built from a corpus file, not a source folder: nothing to compare"}
-        root = Path(source)
-        if not root.is_dir():
-            return {"state": "stale", "reason": f"source folder {root} is gone"}
         changed = changed_files(index, root)
         if not changed:
             return {"state": "fresh", "changed_files": []}
