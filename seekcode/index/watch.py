@@ -11,6 +11,7 @@ until the new one is published.
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 import threading
 import time
@@ -24,7 +25,8 @@ from seekcode.corpus.repo import iter_repo_records
 from seekcode.corpus.skips import SkipReport
 from seekcode.corpus.walk import IGNORE_FILES, VENDORED_DIRS
 from seekcode.encoders.base import Encoder
-from seekcode.index.store import BuildHook, Index, IndexError_
+from seekcode.index import files
+from seekcode.index.store import META, BuildHook, Index, IndexError_
 
 
 @dataclass
@@ -61,7 +63,7 @@ def update(
     t0 = time.perf_counter()
     root = Path(root).resolve()
     skips = skips if skips is not None else SkipReport()
-    before = _current_functions(Path(out))
+    before = files.current_generation(Path(out))
     hooks = [*hooks, *kept_searchers(Path(out), encoder)]
     # Files unchanged since the last update are not parsed again (INDEX/.cache/files.sqlite).
     cache = Path(out) / ".cache" / "files.sqlite"
@@ -69,12 +71,10 @@ def update(
     extras = {"source": str(root), **(extras or {})}
     index, stats = Index.build(records, out, encoder, progress=progress, hooks=hooks,
                                extras=extras)
-    # By (path, name), not url: an edit above a function moves its lines, not the function.
-    # Read back from the index: records sharing a url were dropped there.
-    after = set(index.db.execute("SELECT path, func_name FROM records"))
+    added, removed = _changed_functions(before, index.gen)
     result = UpdateResult(
         records=stats["records"], encoded=stats["encoded"], reused=stats["reused"],
-        added=len(after - before), removed=len(before - after),
+        added=added, removed=removed,
         unchanged=bool(stats.get("unchanged")), seconds=time.perf_counter() - t0,
         generation=index.gen.name, skips=skips,
     )
@@ -168,13 +168,29 @@ def kept_searchers(out: Path, encoder: Encoder) -> list[BuildHook]:
         index.close()
 
 
-def _current_functions(out: Path) -> set[tuple[str, str]]:
-    """(path, name) of the published generation's functions (empty when there is none)."""
+def _changed_functions(before: Path | None, after: Path) -> tuple[int, int]:
+    """(added, removed) functions between two generations, by (path, name).
+
+    By (path, name), not url: an edit above a function moves its lines, not the
+    function. Counted by SQLite from both generations' metadata (records sharing a url
+    were dropped there), so a big index is never held in memory as a set.
+    """
+    if before is None or not (before / META).is_file():
+        db = sqlite3.connect((after / META).as_uri() + "?mode=ro", uri=True)
+        try:
+            return int(db.execute(
+                "SELECT COUNT(*) FROM (SELECT DISTINCT path, func_name FROM records)"
+            ).fetchone()[0]), 0
+        finally:
+            db.close()
+    if before == after:
+        return 0, 0
+    db = sqlite3.connect((after / META).as_uri() + "?mode=ro", uri=True)
     try:
-        index = Index.open(out, verify=False)
-    except IndexError_:
-        return set()
-    try:
-        return set(index.db.execute("SELECT path, func_name FROM records"))
+        db.execute("ATTACH DATABASE ? AS old", ((before / META).as_uri() + "?mode=ro",))
+        count = "SELECT COUNT(*) FROM (SELECT path, func_name FROM {} EXCEPT SELECT path, func_name FROM {})"
+        added = db.execute(count.format("main.records", "old.records")).fetchone()[0]
+        removed = db.execute(count.format("old.records", "main.records")).fetchone()[0]
+        return int(added), int(removed)
     finally:
-        index.close()
+        db.close()
