@@ -179,7 +179,9 @@ class Index:
     ) -> tuple[Index, dict[str, int]]:
         """Encode records and publish them as the index's new current generation.
 
-        Vectors of records whose content is unchanged since the previous generation
+        `records` may be any iterable, read once and never held: memory stays bounded
+        however many there are (`benchmarks/results/build-memory.md`). A later record
+        with an already seen url is dropped (counted as duplicate_urls). Vectors of records whose content is unchanged since the previous generation
         (or that an interrupted build already encoded) are reused, not re-encoded;
         when nothing changed at all, the current generation stays as it is.
         Returns the index and counts: records, reused, encoded, duplicate_urls,
