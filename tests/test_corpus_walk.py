@@ -159,21 +159,28 @@ def test_cached_deb_tree_does_not_follow_symlinks_out(tmp_path):
 def test_unreadable_subfolder_is_skipped_before_the_virtualenv_check(tmp_path, monkeypatch):
     """A mode-000 folder is counted and the walk goes on (issue 15, item 8).
 
-    Root can read mode-000 folders, so opening `locked` is made to fail with EACCES
-    by wrapping os.open; the chmod makes it real for other users too.
+    Root can read mode-000 folders, so what a user sees is simulated: opening
+    `locked` and any stat of a path inside it fail with EACCES (the old walker's
+    `locked/pyvenv.cfg` check raised there); the chmod makes it real for other users.
     """
     root = tmp_path / "proj"
     (root / "locked").mkdir(parents=True)
     (root / "locked" / "x.py").write_text(_fn("locked_one"))
     (root / "open.py").write_text(_fn("open_one"))
-    real_open = os.open
+    real_open, real_stat = os.open, os.stat
 
     def fake_open(path, flags, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if path == "locked" and flags & os.O_DIRECTORY:
-            raise PermissionError(errno.EACCES, "Permission denied", "locked")
+        if (path == "locked" and flags & os.O_DIRECTORY) or "/locked/" in str(path):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
         return real_open(path, flags, *args, **kwargs)
 
+    def fake_stat(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if "/locked/" in str(path):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_stat(path, *args, **kwargs)
+
     monkeypatch.setattr(os, "open", fake_open)
+    monkeypatch.setattr(os, "stat", fake_stat)
     (root / "locked").chmod(0)
     try:
         skips = SkipReport()
