@@ -12,7 +12,7 @@ separately: they are what a search needs in memory anyway (n x dim x 4 bytes).
     python benchmarks/bench_build_memory.py --label before --tree /tmp/before
 
 Every label run is kept in `benchmarks/out/build-memory/LABEL.json`; the report
-(`results/build-memory.md`) shows all labels side by side.
+(`results/build-memory.md` and `.json`) shows all labels side by side.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import OUT, machine, write_report
+from common import OUT, RESULTS, machine, write_report
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = OUT / "build-memory"
@@ -100,7 +100,8 @@ def report() -> str:
              "Synthetic corpus (10-line functions with docstrings), lexical encoder (dim 256), "
              "one fresh `seekcode index CORPUS.jsonl.gz` process per size; peak RSS = its "
              "`ru_maxrss`. *vectors* = n x 256 x 4 bytes, what exact search holds in memory.",
-             "Machine shared with other jobs (2 cores), so times are indicative only.",
+             "Machine shared with other jobs (2 cores, load 5-7) and labels run one after the "
+             "other, so times are indicative only; the memory is the point.",
              "",
              "| build | " + " | ".join(f"{n:,} records" for n in sizes) + " |",
              "|---|" + "---|" * len(sizes)]
@@ -122,18 +123,23 @@ def main() -> None:
     ap.add_argument("--label", default="after")
     ap.add_argument("--tree", type=Path, default=ROOT, help="seekcode checkout to measure")
     ap.add_argument("--note", default="", help="what this label is (e.g. the commit)")
+    ap.add_argument("--report-only", action="store_true", help="rewrite the report from saved runs")
     args = ap.parse_args()
     rows = []
+    if args.report_only:
+        args.sizes = []
     for n in args.sizes:
         row = measure(make_corpus(n), args.tree.resolve())
         print(json.dumps(row), file=sys.stderr)
         rows.append(row)
     tree = "this checkout" if args.tree.resolve() == ROOT else str(args.tree)
-    (WORK / f"{args.label}.json").write_text(json.dumps(
-        {"label": args.label, "tree": tree, "note": args.note, "rows": rows,
-         "machine": machine()}, indent=2))
+    if not args.report_only:
+        (WORK / f"{args.label}.json").write_text(json.dumps(
+            {"label": args.label, "tree": tree, "note": args.note, "rows": rows,
+             "machine": machine()}, indent=2))
     runs = {p.stem: json.loads(p.read_text()) for p in sorted(WORK.glob("*.json"))}
     path = write_report("build-memory", {"runs": runs}, report())
+    (RESULTS / "build-memory.json").write_text(json.dumps({"runs": runs}, indent=2))
     print(path.read_text())
 
 
