@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from seekcode.corpus.record import Record
-from seekcode.index.search import Hit
+from seekcode.index.search import Hit, search_top_k
 
 if TYPE_CHECKING:
     from seekcode.index.store import Index
@@ -105,14 +105,15 @@ def _nearest(index: Index, vector: np.ndarray, k: int, allowed: np.ndarray | Non
              exclude: set[int]) -> list[Hit]:
     if allowed is not None and allowed.size == 0:
         return []
-    scores, ids = index.searcher("exact").search(vector[None, :], k + len(exclude), allowed)
+    scores, ids = search_top_k(index.searcher("exact"), vector[None, :], k + len(exclude),
+                               allowed)
     keep = [j for j, i in enumerate(ids[0]) if i >= 0 and int(i) not in exclude][:k]
     return index.hits(scores[0][keep], ids[0][keep])
 
 
 def _rows_with_code(index: Index, text: str, vector: np.ndarray, probe: int = 20) -> list[int]:
     """Rows among the nearest `probe` whose code or source text is `text` (modulo edges)."""
-    _, ids = index.searcher("exact").search(vector[None, :], probe)
+    _, ids = search_top_k(index.searcher("exact"), vector[None, :], probe)
     found = []
     for meta, rid in zip(index.records_at(ids[0]), [i for i in ids[0] if i >= 0], strict=True):
         if text.strip() in {str(meta.get("code", "")).strip(),
