@@ -52,6 +52,8 @@ def main() -> None:
     ap.add_argument("--serial", type=int, default=200,
                     help="requests sent one at a time first, for the unloaded latency")
     ap.add_argument("--max-seconds", type=float, default=600.0, help="stop sending after this")
+    ap.add_argument("--report", default="server",
+                    help="report name (results/NAME.md), e.g. to keep runs of two encoders")
     args = ap.parse_args()
     if not (1 <= args.requests <= 100_000 and 1 <= args.concurrency <= 64
             and 0 <= args.serial <= 10_000):
@@ -63,7 +65,7 @@ def main() -> None:
     from seekcode.index.watch import update
 
     source = args.source or _stdlib_subset(OUT / "server-source")
-    index_dir = OUT / f"server-index-{args.encoder}"
+    index_dir = OUT / f"server-index-{args.encoder.replace(':', '-')}"
     encoder = LexicalEncoder() if args.encoder == "lexical" else load_encoder(args.encoder)
     skips = SkipReport()
     t0 = time.perf_counter()
@@ -97,7 +99,7 @@ def main() -> None:
         "server_startup_s": round(startup_s, 2), "requests_asked": args.requests,
         "concurrency": args.concurrency, **result, "serial": serial,
     }
-    path = write_report("server", data, _markdown(data))
+    path = write_report(args.report, data, _markdown(data))
     print(path.read_text())
 
 

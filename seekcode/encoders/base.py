@@ -141,16 +141,22 @@ def batched_by_length(
     desc: str,
 ) -> np.ndarray:
     """Embed items in batches of similar length (less padding), in the caller's order."""
-    from tqdm import tqdm
-
     out = np.zeros((len(items), dim), dtype=np.float32)
     order = np.argsort(np.asarray(lengths), kind="stable")[::-1]
-    with tqdm(total=len(items), desc=desc, unit="item", disable=not progress or len(items) < 2,
-              leave=False) as bar:
+    bar = None
+    if progress and len(items) > 1:  # a search's one query never pays for importing tqdm
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(items), desc=desc, unit="item", leave=False)
+    try:
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
             out[idx] = embed([items[i] for i in idx])
-            bar.update(len(idx))
+            if bar is not None:
+                bar.update(len(idx))
+    finally:
+        if bar is not None:
+            bar.close()
     return normalize(out)
 
 

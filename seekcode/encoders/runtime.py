@@ -12,7 +12,6 @@ import fcntl
 import hashlib
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -115,6 +114,8 @@ def ensure_exported(target: Path, job: dict[str, Any], what: str) -> Path:
     """
     if target.exists():
         return target
+    import subprocess
+
     with file_lock(target.with_name(target.name + ".lock")):
         if target.exists():  # another process exported it while we waited
             return target
