@@ -75,6 +75,8 @@ def index_dir(tmp_path: Path, project: Path) -> Path:
 def test_mcp_tools_answer_like_the_cli_and_survive_bad_calls(
         index_dir: Path, project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cli = _cli_json(capsys, "search", str(index_dir), "read gzip json", "-k", "3", "--json")
+    cli_kw = _cli_json(capsys, "search", str(index_dir), "md5_of_file", "-k", "2", "--mode",
+                       "keyword", "--json")
     cli_similar = _cli_json(capsys, "similar", str(index_dir), "tools/hashing.py:5", "-k", "3",
                             "--json")
     target = cli["hits"][0]
@@ -93,6 +95,8 @@ def test_mcp_tools_answer_like_the_cli_and_survive_bad_calls(
         ("get_function", {"id": "file:///nowhere#L1-L2"}),
         ("search", {"query": "gzip", "index": "no-such-index"}),
         ("search", {"query": "send mail over smtp", "k": 1}),   # still answering
+        ("search", {"query": "md5_of_file", "k": 2, "mode": "keyword"}),
+        ("search", {"query": "gzip", "mode": "fuzzy"}),         # malformed: no such mode
     ])
     by_name = {t.name: t for t in tools}
     assert set(by_name) == {"search", "similar", "get_function", "index_status"}
@@ -126,6 +130,10 @@ def test_mcp_tools_answer_like_the_cli_and_survive_bad_calls(
     assert "no function with this url" in texts[5]
     assert "not served" in texts[6] and index_dir.name in texts[6]
     assert _data(results[13])["hits"][0]["func_name"] == "Client.send_smtp_mail"
+    keyword = _data(results[14])
+    assert keyword["mode"] == "keyword" and keyword["hits"] == cli_kw["hits"]
+    assert keyword["hits"][0]["func_name"] == "md5_of_file"
+    assert results[15].isError and "mode" in results[15].content[0].text
 
 
 @pytest.mark.slow

@@ -23,6 +23,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "the index, with its ablations); exact is always evaluated")
     group.add_argument("--exact", dest="searcher", action="store_const", const=["exact"],
                        help="evaluate exact search only (shorthand for --searcher exact)")
+    p.add_argument("--mode", action="append", choices=("keyword", "hybrid"),
+                   help="also rank in this mode (repeatable; default both: `exact` is the "
+                   "semantic mode). On corpus queries the keyword side leaves docstrings "
+                   "out, since they are the queries")
+    p.add_argument("--semantic-only", action="store_true",
+                   help="skip the keyword and hybrid modes")
     p.add_argument("--max-queries", type=int, help="evaluate a seeded sample of the corpus queries")
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
     p.set_defaults(run=run)
@@ -42,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     if qs.skips.total:
         print(f"queries: {qs.skips.summary()}", file=sys.stderr)
         qs.skips.print_details()
-    result = evaluate(index, qs, searchers=args.searcher)
+    modes = () if args.semantic_only else (args.mode or ("keyword", "hybrid"))
+    result = evaluate(index, qs, searchers=args.searcher, modes=modes)
     if args.json:
         print(json.dumps(result))
     else:

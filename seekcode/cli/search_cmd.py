@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from seekcode.cli import UsageError
+from seekcode.index.hybrid import DEFAULT_MODE, MODES
 from seekcode.index.search import Hit, QueryError, check_query
 
 MAX_K = 1000
@@ -19,6 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("query", help='what the function should do, e.g. "read a gzip json file"')
     p.add_argument("-k", type=int, default=10, help="number of results (default 10)")
     add_searcher_arguments(p)
+    p.add_argument("--mode", choices=MODES, default=DEFAULT_MODE,
+                   help="semantic: by meaning (default); keyword: BM25 over names, identifiers "
+                   "and docstrings; hybrid: both fused (finds exact names such as "
+                   "HTTPConnection.request; see benchmarks/results/hybrid.md)")
     p.add_argument("--lang", help="only this language (e.g. python, java, go)")
     p.add_argument("--path", help="only paths matching this glob (e.g. 'src/*' or '*.py')")
     add_format_arguments(p)
@@ -73,13 +78,17 @@ def run(args: argparse.Namespace) -> int:
     index = Index.open(args.index)
     if args.lang and args.lang.lower() not in index.languages():
         raise UsageError(f"--lang {args.lang}: not in this index (it has: {', '.join(index.languages())})")
-    method = index.searcher(args.searcher).name
+    if args.mode != "semantic" and args.searcher is not None:
+        raise UsageError(f"--mode {args.mode} scores every record: it takes no --searcher")
+    method = index.searcher(args.searcher).name if args.mode == "semantic" else args.mode
     index.encoder  # load the model before the clock starts  # noqa: B018
     t0 = time.perf_counter()
-    hits = index.search(query, k=args.k, lang=args.lang, path=args.path, searcher=method)
+    hits = index.search(query, k=args.k, lang=args.lang, path=args.path,
+                        searcher=method if args.mode == "semantic" else None, mode=args.mode)
     ms = (time.perf_counter() - t0) * 1000
     if args.format == "json":
-        print(json.dumps({"query": query, "k": args.k, "method": method, "ms": round(ms, 2),
+        print(json.dumps({"query": query, "k": args.k, "method": method, "mode": args.mode,
+                          "ms": round(ms, 2),
                           "hits": [h.to_dict() for h in hits]}, ensure_ascii=False))
         return 0
     if args.format == "vimgrep":

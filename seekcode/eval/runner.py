@@ -38,9 +38,10 @@ def searchers_of(index: Index, names: Sequence[str] | None = None) -> dict[str, 
 
 def evaluate(index: Index, queries: QuerySet | None = None,
              searchers: Sequence[str] | None = None, time_queries: int = 200,
-             progress: bool = True) -> dict[str, Any]:
+             progress: bool = True, modes: Sequence[str] = ()) -> dict[str, Any]:
     """Metrics per section (see `searchers_of`), plus each searcher's retention: its
-    metrics relative to exact search's."""
+    metrics relative to exact search's, plus a section per ranking mode in `modes`
+    ("keyword", "hybrid": seekcode.eval.modes)."""
     qs = queries if queries is not None else corpus_queries(index)
     if len(qs) == 0:
         raise ValueError("no queries to evaluate (the index has no records with docstrings)")
@@ -55,6 +56,10 @@ def evaluate(index: Index, queries: QuerySet | None = None,
             metrics.update(graded_ndcg(index, searcher, qvecs, qs))
         metrics.update(time_searcher(searcher, qvecs, time_queries))
         result[name] = metrics
+    if modes:
+        from seekcode.eval.modes import mode_metrics
+
+        result.update(mode_metrics(index, qs, qvecs, modes))
     chosen = [n for n in (searchers or index.searcher_names()) if n != "exact"]
     if chosen:
         result["retention"] = {n: retention(result[n], result["exact"]) for n in chosen}

@@ -112,6 +112,7 @@ class Index:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._searchers: dict[str, Searcher] = {}
+        self._ranker: Any = None  # keyword/hybrid ranking (index.hybrid.Ranker), on first use
         # Guards lazy loading shared by threads; re-entrant because a searcher being
         # built under it loads the vectors, which takes it too.
         self._lock = threading.RLock()
@@ -409,8 +410,15 @@ class Index:
                           f"(it has: {', '.join(have)}){how}")
 
     def search(self, query: str, k: int = 10, lang: str | None = None,
-               path: str | None = None, searcher: str | None = None) -> list[Hit]:
-        """Find the k functions that best match a plain-English description."""
+               path: str | None = None, searcher: str | None = None,
+               mode: str = "semantic") -> list[Hit]:
+        """Find the k functions that best match a plain-English description.
+
+        `mode` "keyword" or "hybrid" also ranks by the query's words and identifiers
+        (seekcode.index.hybrid); those score every record, so they take no `searcher`.
+        """
+        if mode != "semantic":
+            return self._ranked(mode, query, k, lang, path, searcher)
         method = self.searcher(searcher)  # an unknown name fails before the encoder runs
         q = _QUERIES.encode(self.encoder, query)
         allowed = self.filter_ids(lang, path)
@@ -418,6 +426,31 @@ class Index:
             return []
         scores, ids = search_top_k(method, q, k, allowed)
         return self.hits(scores[0], ids[0])
+
+    def _ranked(self, mode: str, query: str, k: int, lang: str | None, path: str | None,
+                searcher: str | None) -> list[Hit]:
+        from seekcode.index.hybrid import check_mode
+
+        check_mode(mode)
+        if searcher not in (None, "exact"):
+            raise ValueError(f"mode {mode} scores every record; it takes no searcher "
+                             f"({searcher!r}): drop the searcher or use mode semantic")
+        with self._lock:
+            if self._ranker is None:
+                self._ranker = self.ranker()
+        allowed = self.filter_ids(lang, path)
+        if allowed is not None and allowed.size == 0:
+            return []
+        qvec = _QUERIES.encode(self.encoder, query) if mode == "hybrid" else None
+        scores, ids = self._ranker.search(mode, query, k, allowed, qvec)
+        return self.hits(scores, ids)
+
+    def ranker(self, weights: Any = None) -> Any:
+        """Keyword and hybrid ranking of this generation (an `index.hybrid.Ranker`; its
+        keyword index is kept in `INDEX/.cache/`). `weights`: keyword column weights."""
+        from seekcode.index.hybrid import Ranker
+
+        return Ranker(self.artifacts, self.gen / META, self.root / ".cache", weights=weights)
 
     def hits(self, scores: np.ndarray, ids: np.ndarray) -> list[Hit]:
         valid = [(float(s), int(i)) for s, i in zip(scores, ids, strict=True) if i >= 0]

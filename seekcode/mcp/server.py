@@ -8,7 +8,7 @@ bad call. Results are plain JSON objects (structured content).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from mcp.server.fastmcp import FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
@@ -49,19 +49,24 @@ def build_server(workspace: Workspace) -> FastMCP:
                                           "relative to the indexed folder, e.g. 'src/**/*.py'")
                         ] = None,
         compact: CompactArg = False,
+        mode: Annotated[Literal["semantic", "keyword", "hybrid"], Field(
+            description="semantic: by meaning (default); keyword: by words and identifiers "
+                        "(BM25); hybrid: both, best for exact names like HTTPConnection.request")
+        ] = "semantic",
         index: IndexArg = None,
     ) -> dict[str, Any]:
-        """Find the functions that best match a description, best first.
+        """Find the functions that best match a description or a name, best first.
 
         Each hit has `url` (its id for get_function and similar), `path`, `start_line`,
         `end_line`, `func_name`, `language`, `score` (cosine similarity) and `code`.
         """
         served = _served(workspace, index)
         try:
-            result = served.service.search(query, k, lang, path)
+            result = served.service.search(query, k, lang, path, None, mode)
         except BadRequest as e:
             raise ToolError(str(e)) from None
-        return {"index": served.name, "query": result.params.q, "searcher": result.searcher,
+        return {"index": served.name, "query": result.params.q, "mode": mode,
+                "searcher": result.searcher,
                 "hits": _hits(result.hits, compact)}
 
     @mcp.tool()

@@ -112,9 +112,12 @@ def create_app(index_path: Path, encoder: Encoder | None = None,
                                               "/stats; default: the index's default)",
                                               max_length=64)] = None,
         exact: Annotated[bool, Query(description="shorthand for searcher=exact")] = False,
+        mode: Annotated[str | None, Query(description="semantic (default), keyword (BM25 over "
+                                          "names and identifiers) or hybrid (both fused)",
+                                          max_length=16)] = None,
     ) -> dict[str, Any]:
         """The k functions that best match the query, best first, with their code."""
-        result = service.search(q, k, lang, path, searcher_choice(searcher, exact))
+        result = service.search(q, k, lang, path, searcher_choice(searcher, exact), mode)
         p = result.params
         return {"query": p.q, "k": p.k, "lang": p.lang, "path": p.path, "exact": p.exact,
                 "searcher": result.searcher, "generation": result.generation,

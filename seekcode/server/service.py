@@ -6,8 +6,9 @@ import fnmatch
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from seekcode.index.hybrid import MODES
 from seekcode.index.search import Hit, QueryError, check_query
 from seekcode.index.store import Index
 from seekcode.server.live import LiveIndex
@@ -27,6 +28,7 @@ class SearchParams:
     lang: str | None
     path: str | None
     searcher: str  # a name the index has
+    mode: str = "semantic"  # or "keyword", "hybrid" (seekcode.index.hybrid)
 
     @property
     def exact(self) -> bool:
@@ -70,13 +72,16 @@ class SearchService:
         return SearchParams(q, k, lang, path, check_searcher(searcher, index))
 
     def search(self, q: str, k: int, lang: str | None, path: str | None,
-               searcher: str | None = None) -> SearchResult:
-        """`searcher` None: the index's default."""
+               searcher: str | None = None, mode: str | None = None) -> SearchResult:
+        """`searcher` None: the index's default; `mode` None: semantic."""
         index = self.live.get()  # one generation for the whole request
         params = self.validate(q, k, lang, path, searcher, index)
+        mode = check_mode(mode, searcher)
+        if mode != "semantic":
+            params = replace(params, searcher=mode, mode=mode)
         t0 = time.perf_counter()
         hits = index.search(params.q, k=params.k, lang=params.lang, path=params.path,
-                            searcher=params.searcher)
+                            searcher=params.searcher if mode == "semantic" else None, mode=mode)
         took = (time.perf_counter() - t0) * 1000
         with self._count_lock:
             self.searches += 1
@@ -100,6 +105,17 @@ class SearchService:
         with self._count_lock:
             self.searches += 1
         return SearchResult(params, hits, took, "code-to-code", index.gen.name)
+
+
+def check_mode(mode: str | None, searcher: str | None) -> str:
+    """The ranking mode (semantic when None); BadRequest for another, or for a searcher
+    given with a mode that scores every record."""
+    mode = (mode or "").strip() or "semantic"
+    if mode not in MODES:
+        raise BadRequest(f"mode: {mode[:40]!r} is not one of {', '.join(MODES)}")
+    if mode != "semantic" and (searcher or "").strip():
+        raise BadRequest(f"mode: {mode} scores every record; it takes no searcher")
+    return mode
 
 
 def check_searcher(name: str | None, index: Index) -> str:
