@@ -1,4 +1,4 @@
-"""Keyword-aware ranking: FTS5 vs bm25s speed, the fusion weight chosen on training
+"""Keyword-aware ranking: bm25s vs SQLite FTS5 speed, the fusion weight chosen on training
 queries, and semantic / keyword / hybrid MRR on every held-out query set.
 
 Recipe (indexes live outside the repo; see benchmarks/results/hybrid.md):
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -89,12 +90,13 @@ def name_queries(index: Index, exclude: set[int], limit: int, seed: int = 0
 class Scored:
     """Semantic and keyword scores of every record for a query set (computed once)."""
 
-    def __init__(self, index: Index, kw: KeywordIndex, texts: list[str],
-                 relevant: list[np.ndarray], weights: Weights):
+    def __init__(self, index: Index, texts: list[str], relevant: list[np.ndarray],
+                 weights: Weights):
+        kw = index.ranker(weights).keyword
         self.texts, self.relevant = texts, relevant
         qvecs = index.encoder.encode_queries(texts, progress=False)
         self.semantic = qvecs @ index.vectors.T
-        self.keyword = np.stack([kw.scores(t, weights) for t in texts]) if texts else \
+        self.keyword = np.stack([kw.scores(t) for t in texts]) if texts else \
             np.zeros((0, index.count), np.float32)
         self.every = np.arange(index.count)
 
@@ -122,46 +124,61 @@ def _rrf(a: np.ndarray, b: np.ndarray, k: int = 60) -> np.ndarray:
     return 1 / (k + ra[0]) + 1 / (k + ra[1])
 
 
+def fts5_build(meta: Path) -> sqlite3.Connection:
+    """The alternative measured: an FTS5 table (name, doc, code columns) of the same terms."""
+    db = sqlite3.connect(":memory:")
+    db.execute(f"CREATE VIRTUAL TABLE kw USING fts5({', '.join(COLUMNS)}, "
+               "tokenize = \"unicode61 tokenchars '._'\")")
+    src = sqlite3.connect(meta.as_uri() + "?mode=ro", uri=True)
+    rows = []
+    for rid, raw in src.execute("SELECT id, record FROM records ORDER BY id"):
+        rec = json.loads(raw)
+        rows.append((rid, *(" ".join(terms(str(rec.get(f, "")))) for f in
+                            ("func_name", "docstring", "code"))))
+    db.executemany("INSERT INTO kw (rowid, name, doc, code) VALUES (?, ?, ?, ?)", rows)
+    db.commit()
+    return db
+
+
+def fts5_scores(db: sqlite3.Connection, query: str, count: int, w: Weights) -> np.ndarray:
+    out = np.zeros(count, dtype=np.float32)
+    unique = list(dict.fromkeys(terms(query)))
+    if unique:
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in unique)
+        for rid, score in db.execute("SELECT rowid, -bm25(kw, ?, ?, ?) FROM kw WHERE kw MATCH ?",
+                                     (w.name, w.doc, w.code, match)):
+            out[rid] = score
+    return out
+
+
 def speed(index: Index, queries: list[str], repeat: int = 3) -> dict[str, Any]:
-    """Build and full-scoring query time, FTS5 vs bm25s, side by side (medians)."""
+    """Build and full-scoring query time, bm25s vs FTS5, side by side (medians), and how
+    closely their scores agree."""
+    import bm25s
+
+    meta, w = index.gen / "meta.sqlite", Weights()
     out: dict[str, Any] = {"records": index.count, "queries": len(queries)}
-    builds = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        kw = KeywordIndex.build(index.gen / "meta.sqlite", index.count)
-        builds.append(time.perf_counter() - t0)
-    q_ms = []
-    for q in queries:
-        t0 = time.perf_counter()
-        kw.scores(q)
-        q_ms.append((time.perf_counter() - t0) * 1000)
-    out["fts5"] = {"build_s": float(np.median(builds)), "query_ms": float(np.median(q_ms))}
-    try:
-        import bm25s
-    except ImportError:
-        out["bm25s"] = None
-        return out
-    builds = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        docs = []
-        for (raw,) in index.db.execute("SELECT record FROM records ORDER BY id"):
-            rec = json.loads(raw)
-            # The same terms as FTS5, the name column's weight 3 as repetition.
-            docs.append(terms(rec.get("func_name", "")) * 3 + terms(rec.get("docstring", ""))
-                        + terms(rec.get("code", "")))
-        vocab = {t: i for i, t in enumerate(sorted({t for d in docs for t in d}))}
-        retriever = bm25s.BM25()
-        retriever.index(bm25s.tokenization.Tokenized(
-            ids=[[vocab[t] for t in d] for d in docs], vocab=vocab), show_progress=False)
-        builds.append(time.perf_counter() - t0)
-    q_ms = []
-    for q in queries:
-        t0 = time.perf_counter()
-        retriever.get_scores([t for t in terms(q) if t in vocab])
-        q_ms.append((time.perf_counter() - t0) * 1000)
-    out["bm25s"] = {"build_s": float(np.median(builds)), "query_ms": float(np.median(q_ms)),
-                    "version": bm25s.__version__}
+    for name, build in (("bm25s", lambda: KeywordIndex.build(meta, index.count, w)),
+                        ("fts5", lambda: fts5_build(meta))):
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            built = build()
+            times.append(time.perf_counter() - t0)
+        score = ((lambda q, b=built: b.scores(q)) if name == "bm25s" else
+                 (lambda q, b=built: fts5_scores(b, q, index.count, w)))
+        q_ms, vectors = [], []
+        for q in queries:
+            t0 = time.perf_counter()
+            vectors.append(score(q))
+            q_ms.append((time.perf_counter() - t0) * 1000)
+        out[name] = {"build_s": float(np.median(times)), "query_ms": float(np.median(q_ms)),
+                     "_scores": vectors}
+    out["bm25s"]["version"] = bm25s.__version__
+    pairs = [(a, b) for a, b in zip(out["bm25s"].pop("_scores"), out["fts5"].pop("_scores"),
+                                    strict=True) if a.any() and b.any()]
+    out["score_correlation_median"] = float(np.median([np.corrcoef(a, b)[0, 1]
+                                                       for a, b in pairs]))
     return out
 
 
@@ -191,7 +208,6 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
 
     index = Index.open(args.index)
-    kw = index.ranker().keyword
     test_texts, test_rel = partition_queries(index, "test", 10**9)
     ident_texts, ident_rel, missing = identifier_queries(index)
     held = {int(i) for r in ident_rel for i in r}
@@ -206,8 +222,8 @@ def main() -> int:
 
     train_texts, train_rel = partition_queries(index, "train", args.train_queries)
     name_texts, name_rel = name_queries(index, held, 300)
-    train = {"corpus": Scored(index, kw, train_texts, train_rel, DOCSTRING_FREE),
-             "identifiers": Scored(index, kw, name_texts, name_rel, Weights())}
+    train = {"corpus": Scored(index, train_texts, train_rel, DOCSTRING_FREE),
+             "identifiers": Scored(index, name_texts, name_rel, Weights())}
     weight, grid = tune(train)
     report["tuning"] = {"weight": weight, "grid": grid, "corpus_queries": len(train_texts),
                         "identifier_queries": len(name_texts),
@@ -215,13 +231,13 @@ def main() -> int:
     print(f"chosen weight {weight}", file=sys.stderr)
 
     fusion = Fusion(weight=weight)
-    sets = {"stdlib corpus (test)": Scored(index, kw, test_texts, test_rel, DOCSTRING_FREE),
-            "stdlib identifiers": Scored(index, kw, ident_texts, ident_rel, Weights())}
+    sets = {"stdlib corpus (test)": Scored(index, test_texts, test_rel, DOCSTRING_FREE),
+            "stdlib identifiers": Scored(index, ident_texts, ident_rel, Weights())}
     for spec in args.extra:
         name, _, path = spec.partition("=")
         other = Index.open(path)
         texts, rel = partition_queries(other, "test", 10**9)
-        sets[f"{name} corpus (test)"] = Scored(other, other.ranker().keyword, texts, rel,
+        sets[f"{name} corpus (test)"] = Scored(other, texts, rel,
                                                DOCSTRING_FREE)
     results = {}
     for name, s in sets.items():
@@ -246,10 +262,11 @@ def markdown(r: dict[str, Any]) -> str:
     lines = [f"Index: {r['index']} ({sp['records']:,} records, {r['encoder']}).", "",
              "| keyword index | build (s) | query, all records scored (ms, median) |",
              "|---|---|---|",
-             f"| SQLite FTS5 | {sp['fts5']['build_s']:.2f} | {sp['fts5']['query_ms']:.2f} |"]
-    if sp.get("bm25s"):
-        lines.append(f"| bm25s {sp['bm25s']['version']} | {sp['bm25s']['build_s']:.2f} | "
-                     f"{sp['bm25s']['query_ms']:.2f} |")
+             f"| bm25s {sp['bm25s']['version']} | {sp['bm25s']['build_s']:.2f} | "
+             f"{sp['bm25s']['query_ms']:.3f} |",
+             f"| SQLite FTS5 | {sp['fts5']['build_s']:.2f} | {sp['fts5']['query_ms']:.3f} |",
+             "", f"Median correlation of their scores per query: "
+             f"{sp['score_correlation_median']:.4f} ({sp['queries']} queries)."]
     t = r["tuning"]
     lines += ["", f"Fusion weight chosen on training queries ({t['corpus_queries']} train "
               f"docstrings, {t['identifier_queries']} train function names): **{t['weight']}**",

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from seekcode.eval.queries import QuerySet
     from seekcode.index.store import Index
 
-DOCSTRING_FREE = Weights(doc=0.0)
+DOCSTRING_FREE = Weights(doc=0)
 
 
 def ranker_for(index: Index, qs: QuerySet) -> Ranker:

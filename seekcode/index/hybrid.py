@@ -71,7 +71,7 @@ class Ranker:
         with self._building:
             if self._keyword is None:
                 self._keyword = KeywordIndex.of(self.meta, self.artifacts.manifest,
-                                                self.cache_dir)
+                                                self.cache_dir, self.weights)
         return self._keyword
 
     def scores(self, mode: str, query: str, qvec: np.ndarray | None = None) -> np.ndarray:
@@ -79,13 +79,13 @@ class Ranker:
         the semantic and hybrid modes."""
         check_mode(mode)
         if mode == "keyword":
-            return self.keyword.scores(query, self.weights)
+            return self.keyword.scores(query)
         if qvec is None:
             raise ValueError(f"mode {mode} needs the query's vector")
         semantic = self.artifacts.vectors @ np.asarray(qvec, dtype=np.float32).reshape(-1)
         if mode == "semantic":
             return semantic
-        return fuse(semantic, self.keyword.scores(query, self.weights), self.fusion)
+        return fuse(semantic, self.keyword.scores(query), self.fusion)
 
     def search(self, mode: str, query: str, k: int, allowed: np.ndarray | None = None,
                qvec: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -1,25 +1,27 @@
-"""The keyword index: BM25 over identifiers, names and docstrings (SQLite FTS5).
+"""The keyword index: BM25 over identifiers, names and docstrings (`bm25s`).
 
 Embeddings miss exact names: "HTTPConnection.request" finds functions *about* HTTP
 connections before the one called `request`. The keyword index keeps every
 identifier whole (`parse_qsl`, `httpconnection.request`) and split into its
-camelCase/snake_case parts (`parse`, `qsl`), in three columns weighted at query time:
-the function's name, its docstring, and the identifiers of its code.
+camelCase/snake_case parts (`parse`, `qsl`), from three fields of each function:
+its name (counted `Weights.name` times), its docstring and the identifiers of its code.
 
-FTS5 won over `bm25s` on this job (benchmarks/results/hybrid.md: build and query
-time side by side), and its per-column weights let one index serve both with and
-without docstrings. The index is derived from the metadata store; it is built on
-first use and kept in `INDEX/.cache/` (keyed by the generation's record digest) when
-the index folder is writable, else in memory.
+bm25s won over SQLite FTS5 for this job: hybrid ranking scores every record, and
+bm25s does that from a sparse matrix in well under a millisecond where FTS5 took
+1.5-30 ms per query, for the same scores (correlation 0.999) and a similar build
+time (benchmarks/results/hybrid.md). The index is derived from the metadata store;
+it is built on first use and kept in `INDEX/.cache/` (keyed by the generation's
+record digest and the weights) when the index folder is writable, else in memory.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import sqlite3
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,11 +46,16 @@ COLUMNS = ("name", "doc", "code")
 
 @dataclass(frozen=True)
 class Weights:
-    """BM25 weight of each column; `doc=0` ignores docstrings (for docstring-as-query sets)."""
+    """How many times each field's terms count; `doc=0` leaves docstrings out (for
+    query sets whose queries are the docstrings)."""
 
-    name: float = 3.0
-    doc: float = 1.0
-    code: float = 1.0
+    name: int = 3
+    doc: int = 1
+    code: int = 1
+
+    @property
+    def key(self) -> str:
+        return f"n{self.name}d{self.doc}c{self.code}"
 
 
 def terms(text: str) -> list[str]:
@@ -69,90 +76,75 @@ def terms(text: str) -> list[str]:
     return out
 
 
-def _row(rec: dict) -> tuple[str, str, str]:  # type: ignore[type-arg]
-    return (" ".join(terms(str(rec.get("func_name", "")))),
-            " ".join(terms(str(rec.get("docstring", "")))),
-            " ".join(terms(str(rec.get("code", "")))))
+def record_terms(rec: dict[str, Any], weights: Weights) -> list[str]:
+    return (terms(str(rec.get("func_name", ""))) * weights.name
+            + terms(str(rec.get("docstring", ""))) * weights.doc
+            + terms(str(rec.get("code", ""))) * weights.code)
 
 
 class KeywordIndex:
     """BM25 scores of every record for a text query. Row ids are the index's row ids."""
 
-    def __init__(self, db: sqlite3.Connection, count: int):
-        self._db = db
+    def __init__(self, retriever: Any, count: int):
+        self._bm25 = retriever
+        self._vocab: dict[str, int] = retriever.vocab_dict
         self.count = count
-        self._lock = threading.Lock()  # one connection, shared by a server's threads
 
     @classmethod
-    def build(cls, meta: Path, count: int, path: Path | None = None) -> KeywordIndex:
-        """Build from the metadata store `meta`, into `path` (atomically) or memory."""
-        import json
+    def build(cls, meta: Path, count: int, weights: Weights | None = None) -> KeywordIndex:
+        """Build from the metadata store `meta`."""
+        import bm25s
 
-        target = ":memory:"
-        tmp = None
-        if path is not None:
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-            os.close(fd)
-            target = tmp
-        db = sqlite3.connect(target, check_same_thread=False)
-        db.execute("DROP TABLE IF EXISTS kw")
-        db.execute(f"CREATE VIRTUAL TABLE kw USING fts5({', '.join(COLUMNS)}, "
-                   "tokenize = \"unicode61 tokenchars '._'\")")
+        weights = weights or Weights()
         src = sqlite3.connect(meta.as_uri() + "?mode=ro", uri=True)
         try:
-            rows = src.execute("SELECT id, record FROM records ORDER BY id")
-            db.executemany("INSERT INTO kw (rowid, name, doc, code) VALUES (?, ?, ?, ?)",
-                           ((rid, *_row(json.loads(raw))) for rid, raw in rows))
+            docs = [record_terms(json.loads(raw), weights)
+                    for (raw,) in src.execute("SELECT record FROM records ORDER BY id")]
         finally:
             src.close()
-        db.commit()
-        if path is not None and tmp is not None:
-            db.close()
-            os.replace(tmp, path)
-            db = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True, check_same_thread=False)
-        return cls(db, count)
+        vocab: dict[str, int] = {}
+        ids = [[vocab.setdefault(t, len(vocab)) for t in d] for d in docs]
+        retriever = bm25s.BM25()
+        if count:
+            retriever.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab),
+                            show_progress=False)
+        retriever.vocab_dict = vocab
+        return cls(retriever, count)
 
     @classmethod
-    def of(cls, meta: Path, manifest: Any, cache_dir: Path | None) -> KeywordIndex:
+    def of(cls, meta: Path, manifest: Any, cache_dir: Path | None,
+           weights: Weights | None = None) -> KeywordIndex:
         """The keyword index of a generation (its metadata store and manifest): read from
-        `cache_dir` if built before, else built now (kept there when it is writable)."""
+        `cache_dir` if built before, else built now (and kept there when writable)."""
+        import bm25s
+
+        weights = weights or Weights()
         count = int(manifest["count"])
-        if cache_dir is None:
-            return cls.build(meta, count)
+        if cache_dir is None or not count:
+            return cls.build(meta, count, weights)
         digest = str(manifest.get("records_sha256", ""))[:16] or meta.parent.name
-        cache = cache_dir / f"keyword-{digest}.sqlite"
-        if cache.exists():
+        cache = cache_dir / f"keyword-{digest}-{weights.key}"
+        if cache.is_dir():
             try:
-                db = sqlite3.connect(cache.as_uri() + "?mode=ro", uri=True,
-                                     check_same_thread=False)
-                (n,) = db.execute("SELECT count(*) FROM kw").fetchone()
-                if n == count:
-                    return cls(db, count)
-                db.close()
-            except sqlite3.Error:
-                pass
+                return cls(bm25s.BM25.load(str(cache), load_vocab=True, show_progress=False),
+                           count)
+            except (OSError, ValueError, KeyError):
+                pass  # unreadable: built again below
+        index = cls.build(meta, count, weights)
+        tmp: Path | None = None
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
-            return cls.build(meta, count, cache)
-        except OSError:  # a read-only index folder: keep it in memory
-            return cls.build(meta, count)
+            tmp = Path(tempfile.mkdtemp(dir=cache_dir, prefix=cache.name, suffix=".tmp"))
+            index._bm25.save(str(tmp), show_progress=False)
+            os.replace(tmp, cache)  # whole or not at all: a reader never sees half
+        except OSError:  # a read-only index folder (or a racing writer): keep it in memory
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+        return index
 
-    def scores(self, query: str, weights: Weights | None = None) -> np.ndarray:
+    def scores(self, query: str) -> np.ndarray:
         """(count,) float32 BM25 scores, 0 for records sharing no term with the query."""
-        weights = weights or Weights()
-        out = np.zeros(self.count, dtype=np.float32)
-        unique = list(dict.fromkeys(terms(query)))
-        if not unique:
-            return out
-        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in unique)
-        sql = ("SELECT rowid, -bm25(kw, ?, ?, ?) FROM kw WHERE kw MATCH ?")
-        with self._lock:
-            rows = self._db.execute(sql, (weights.name, weights.doc, weights.code, match)
-                                    ).fetchall()
-        if rows:
-            ids, vals = zip(*rows, strict=True)
-            out[np.fromiter(ids, np.int64, len(ids))] = np.fromiter(vals, np.float32, len(vals))
-        return out
-
-    def close(self) -> None:
-        self._db.close()
+        known = [t for t in dict.fromkeys(terms(query)) if t in self._vocab]
+        if not known or not self.count:
+            return np.zeros(self.count, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
