@@ -25,9 +25,10 @@ DEFAULT_MODE = "semantic"
 
 @dataclass(frozen=True)
 class Fusion:
-    """How hybrid mixes the two scores (defaults chosen on training queries)."""
+    """How hybrid mixes the two scores. The weight is the one bench_hybrid.py chose on
+    stdlib training queries (best identifier MRR losing at most 0.5% docstring MRR)."""
 
-    weight: float = 0.3
+    weight: float = 2.0
     pool: int = 100
 
 
