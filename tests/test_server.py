@@ -152,7 +152,7 @@ def test_docs_are_offline_and_openapi_describes_search(client: TestClient) -> No
     assert "cdn" not in docs.text.lower() and "<script" not in docs.text
     schema = client.get("/openapi.json").json()
     params = {p["name"]: p for p in schema["paths"]["/search"]["get"]["parameters"]}
-    assert set(params) == {"q", "k", "lang", "path", "searcher", "exact"}
+    assert set(params) == {"q", "k", "lang", "path", "searcher", "exact", "mode"}
     assert params["k"]["schema"]["maximum"] == 100
     assert json.dumps(schema)  # plain JSON
 
