@@ -14,6 +14,7 @@ Layout (every build writes a new generation, published by one atomic rename)::
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import json
@@ -221,39 +222,48 @@ class Index:
         for stale in files.abandoned_generations(root):
             shutil.rmtree(stale, ignore_errors=True)
         gen = files.new_generation(root)
-        meta = _write_meta(gen / META, records, encoder.id)
-        stats = {"records": meta.count, "duplicate_urls": meta.duplicate_urls, "reused": 0,
-                 "encoded": 0, "unchanged": 0}
-        cache = VectorCache(root, encoder.id)
-        # Hooks that only carry searchers over have nothing to add to an unchanged tree.
-        fits = [h for h in hooks if not getattr(h, "carries_over", False)]
-        if prev is not None and not fits and _unchanged(prev, meta.digest, extras or {}):
-            # Re-running on an unchanged tree publishes nothing: no churn for readers.
-            shutil.rmtree(gen, ignore_errors=True)
-            cache.clear()
-            stats.update(reused=meta.count, unchanged=1)
-            return cls.open(root, encoder, verify=False), stats
+        published = False
+        try:
+            meta = _write_meta(gen / META, records, encoder.id)
+            stats = {"records": meta.count, "duplicate_urls": meta.duplicate_urls, "reused": 0,
+                     "encoded": 0, "unchanged": 0}
+            cache = VectorCache(root, encoder.id)
+            # Hooks that only carry searchers over have nothing to add to an unchanged tree.
+            fits = [h for h in hooks if not getattr(h, "carries_over", False)]
+            if prev is not None and not fits and _unchanged(prev, meta.digest, extras or {}):
+                # Re-running on an unchanged tree publishes nothing: no churn for readers.
+                shutil.rmtree(gen, ignore_errors=True)
+                cache.clear()
+                stats.update(reused=meta.count, unchanged=1)
+                return cls.open(root, encoder, verify=False), stats
 
-        reused, encoded = _write_vectors(gen, meta.count, prev, encoder, cache, progress, chunk)
-        stats.update(reused=reused, encoded=encoded)
-        manifest: dict[str, Any] = {
-            "format_version": FORMAT_VERSION,
-            "encoder": encoder.spec(),
-            "count": meta.count,
-            "dim": int(encoder.dim),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "languages": meta.languages,
-            "partitions": meta.partitions,
-            "extras": dict(extras or {}),
-            "records_sha256": meta.digest,
-        }
-        _run_hooks(gen, hooks, manifest["extras"])
-        manifest["searchers"] = searchers.listing(manifest)
-        manifest["files"] = files.file_table(gen)
-        (gen / MANIFEST).write_text(json.dumps(manifest, indent=2))
-        files.publish(root, gen)
-        cache.clear()
-        return cls.open(root, encoder, verify=False), stats
+            reused, encoded = _write_vectors(gen, meta.count, prev, encoder, cache, progress, chunk)
+            stats.update(reused=reused, encoded=encoded)
+            manifest: dict[str, Any] = {
+                "format_version": FORMAT_VERSION,
+                "encoder": encoder.spec(),
+                "count": meta.count,
+                "dim": int(encoder.dim),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "languages": meta.languages,
+                "partitions": meta.partitions,
+                "extras": dict(extras or {}),
+                "records_sha256": meta.digest,
+            }
+            _run_hooks(gen, hooks, manifest["extras"])
+            manifest["searchers"] = searchers.listing(manifest)
+            manifest["files"] = files.file_table(gen)
+            (gen / MANIFEST).write_text(json.dumps(manifest, indent=2))
+            files.publish(root, gen)
+            published = True
+            cache.clear()
+            return cls.open(root, encoder, verify=False), stats
+        except BaseException:
+            if not published:
+                # Ours and unpublished: nobody reads it, and the vectors encoded so far
+                # are in the resume cache.
+                shutil.rmtree(gen, ignore_errors=True)
+            raise
 
     def update_extras(self, hook: BuildHook) -> Index:
         """Re-publish the current records and vectors with a new extension (e.g. CoSHC)."""
@@ -509,7 +519,11 @@ def _write_meta(path: Path, records: Iterable[Record], encoder_id: str) -> _Meta
     memory per record: the url UNIQUE index finds duplicates, and the digest of the
     kept records (in order) is hashed as they pass.
     """
-    db = sqlite3.connect(path)
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return _fill_meta(db, records, encoder_id)
+
+
+def _fill_meta(db: sqlite3.Connection, records: Iterable[Record], encoder_id: str) -> _MetaSummary:
     # A generation is fsync'd whole before it is published, and a crash leaves it
     # abandoned (deleted by the next build): no journal needed while writing it.
     db.execute("PRAGMA journal_mode = OFF")
@@ -542,7 +556,6 @@ def _write_meta(path: Path, records: Iterable[Record], encoder_id: str) -> _Meta
     db.execute("CREATE INDEX by_partition ON records(partition)")
     db.execute("CREATE INDEX by_hash ON records(content_hash)")
     db.commit()
-    db.close()
     out.digest = digest.hexdigest()
     return out
 
