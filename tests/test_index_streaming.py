@@ -102,3 +102,17 @@ def test_hooks_get_a_record_sequence_from_sqlite_and_mapped_vectors(tmp_path: Pa
 def test_an_empty_stream_builds_an_empty_index(tmp_path: Path) -> None:
     index, stats = Index.build(iter([]), tmp_path / "idx", FakeEncoder(), progress=False)
     assert stats["records"] == 0 and index.count == 0 and index.vectors.shape == (0, 256)
+
+
+def test_a_failing_input_leaves_the_previous_generation_and_no_half_one(tmp_path: Path) -> None:
+    out = tmp_path / "idx"
+    first, _ = Index.build(records(10), out, FakeEncoder(), progress=False)
+
+    def broken() -> Iterator[Record]:
+        yield from records(5, version=2)
+        raise ValueError("corpus.jsonl.gz: not a readable gzip file")
+
+    with pytest.raises(ValueError, match="not a readable gzip"):
+        Index.build(broken(), out, FakeEncoder(), progress=False)
+    assert [p.name for p in out.glob("gen-*")] == [first.gen.name]
+    assert Index.open(out, verify=True).count == 10
