@@ -103,7 +103,7 @@ class Index:
     """An opened index generation. Opening never changes anything on disk."""
 
     def __init__(self, root: Path, gen: Path, manifest: dict[str, Any],
-                 encoder: Encoder | None = None):
+                 encoder: Encoder | None = None, lease: files.Lease | None = None):
         self.root = root
         self.gen = gen
         self.manifest = manifest
@@ -117,6 +117,7 @@ class Index:
         # Guards lazy loading shared by threads; re-entrant because a searcher being
         # built under it loads the vectors, which takes it too.
         self._lock = threading.RLock()
+        self._lease = lease if lease is not None else files.Lease(gen)
 
     # ---- opening -------------------------------------------------------------------
     @classmethod
@@ -126,46 +127,72 @@ class Index:
 
         Raises IndexError_ when the directory is not an index, was written by another
         format version, was built with a different encoder than `encoder`, or has a
-        truncated or corrupted file.
+        missing, unlisted, truncated or corrupted file. The opened generation is leased:
+        no publish deletes it until `close()` (or until the Index is garbage-collected).
         """
         root = Path(path)
-        gen = files.current_generation(root)
-        if gen is None or not (gen / MANIFEST).exists():
-            raise IndexError_(f"{root}: not a seekcode index (build one with `seekcode index`)")
+        gen, lease = _lease_current(root)
         try:
-            manifest = json.loads((gen / MANIFEST).read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise IndexError_(f"{gen / MANIFEST}: unreadable manifest ({e}); rebuild the index") from e
-        version = manifest.get("format_version")
-        if version != FORMAT_VERSION:
-            raise IndexError_(
-                f"{root}: index format version {version}, this seekcode reads version "
-                f"{FORMAT_VERSION}; rebuild it with `seekcode index`"
-            )
-        if encoder is not None and encoder.id != manifest["encoder"]["id"]:
-            raise IndexError_(
-                f"{root}: built with encoder {manifest['encoder']['id']!r}, asked to search "
-                f"with {encoder.id!r}; rebuild the index with this encoder or drop --encoder"
-            )
-        index = cls(root, gen, manifest, encoder)
-        index.check_files(verify)
+            manifest = _read_manifest(gen / MANIFEST)
+            version = manifest.get("format_version")
+            if version != FORMAT_VERSION:
+                raise IndexError_(
+                    f"{root}: index format version {version}, this seekcode reads version "
+                    f"{FORMAT_VERSION}; rebuild it with `seekcode index`"
+                )
+            _check_manifest(manifest, gen / MANIFEST)
+            if encoder is not None and encoder.id != manifest["encoder"]["id"]:
+                raise IndexError_(
+                    f"{root}: built with encoder {manifest['encoder']['id']!r}, asked to search "
+                    f"with {encoder.id!r}; rebuild the index with this encoder or drop --encoder"
+                )
+            index = cls(root, gen, manifest, encoder, lease)
+            index.check_files(verify)
+        except BaseException:
+            lease.release()
+            raise
         return index
 
     def check_files(self, verify: bool | None = None) -> None:
-        table = self.manifest.get("files", {})
-        total = sum(int(v["bytes"]) for v in table.values())
+        """Every file of the generation is listed in the manifest and matches it.
+
+        The manifest cannot vouch for itself: vectors and metadata must be listed, and
+        so must every file on disk, so emptying or trimming `files` is an error, not a
+        way to switch the checks off.
+        """
+        table: dict[str, dict[str, Any]] = self.manifest["files"]
+        try:
+            on_disk = {p.relative_to(self.gen).as_posix() for p in self.gen.rglob("*")
+                       if p.is_file() and p.name not in (MANIFEST, files.MARKER)}
+        except OSError as e:
+            raise IndexError_(f"{self.gen}: unreadable index folder ({e.strerror}); "
+                              "rebuild the index") from None
+        unlisted = sorted(({VECTORS, META} | on_disk) - set(table))
+        if unlisted:
+            raise IndexError_(f"{self.gen / MANIFEST}: no checksum for {unlisted[0]} (the "
+                              "manifest was edited or is corrupted); rebuild the index")
+        total = sum(info["bytes"] for info in table.values())
         full = verify if verify is not None else total < VERIFY_BELOW_BYTES
         for rel, info in table.items():
             p = self.gen / rel
-            if not p.exists():
-                raise IndexError_(f"{p}: missing index file; rebuild the index")
-            if p.stat().st_size != info["bytes"]:
-                raise IndexError_(
-                    f"{p}: {p.stat().st_size} bytes, manifest says {info['bytes']} "
-                    "(truncated or corrupted); rebuild the index"
-                )
-            if full and files.sha256_file(p) != info["sha256"]:
-                raise IndexError_(f"{p}: checksum mismatch (corrupted); rebuild the index")
+            try:
+                size = p.stat().st_size if p.is_file() else None
+                if size is None:
+                    raise IndexError_(f"{p}: missing index file; rebuild the index")
+                if size != info["bytes"]:
+                    raise IndexError_(
+                        f"{p}: {size} bytes, manifest says {info['bytes']} "
+                        "(truncated or corrupted); rebuild the index"
+                    )
+                if full and files.sha256_file(p) != info["sha256"]:
+                    raise IndexError_(f"{p}: checksum mismatch (corrupted); rebuild the index")
+            except OSError as e:
+                raise IndexError_(f"{p}: unreadable index file ({e.strerror}); "
+                                  "rebuild the index") from None
+
+    def alive(self) -> bool:
+        """Whether this generation is still on disk (False if someone deleted it)."""
+        return self._lease.alive()
 
     # ---- building ------------------------------------------------------------------
     @classmethod
@@ -194,9 +221,8 @@ class Index:
         one index directory at once are refused (IndexError_).
         """
         root = Path(out)
-        root.mkdir(parents=True, exist_ok=True)
         try:
-            with files.build_lock(root):
+            with files.build_lock(root):  # makes the folder (refusing one that is not an index)
                 return cls._build_locked(records, root, encoder, progress, hooks, extras, chunk)
         except files.BuildLocked as e:
             raise IndexError_(str(e)) from None
@@ -303,7 +329,8 @@ class Index:
         if self._vectors is None:
             with self._lock:
                 if self._vectors is None:
-                    self._vectors = np.load(self.gen / VECTORS)
+                    self._vectors = _load_vectors(self.gen / VECTORS, self.count,
+                                                  int(self.manifest["dim"]))
         return self._vectors
 
     @property
@@ -463,11 +490,14 @@ class Index:
         return Ranker(self.artifacts, self.gen / META, self.root / ".cache", weights=weights)
 
     def hits(self, scores: np.ndarray, ids: np.ndarray) -> list[Hit]:
-        valid = [(float(s), int(i)) for s, i in zip(scores, ids, strict=True) if i >= 0]
+        # A non-finite score ranks nothing (and is not JSON): such rows are left out.
+        valid = [(float(s), int(i)) for s, i in zip(scores, ids, strict=True)
+                 if i >= 0 and np.isfinite(s)]
         meta = self.records_at([i for _, i in valid])
         return [
             Hit(rank=n, score=s, url=m["url"], path=m.get("path", ""),
-                start_line=int(m.get("start_line", 0)), end_line=int(m.get("end_line", 0)),
+                start_line=_line_number(m.get("start_line")),
+                end_line=_line_number(m.get("end_line")),
                 func_name=m.get("func_name", ""), language=m.get("language", ""),
                 repo=m.get("repo", ""), code=m.get("original_string") or m["code"])
             for n, ((s, _), m) in enumerate(zip(valid, meta, strict=True), 1)
@@ -479,6 +509,82 @@ class Index:
         for conn in conns:
             conn.close()
         self._local = threading.local()
+        self._lease.release()
+
+
+def _line_number(value: Any) -> int:
+    # Records are validated when read, but an index built before that may hold anything.
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _lease_current(root: Path) -> tuple[Path, files.Lease]:
+    """The current generation, leased. A publish may delete an old generation between
+    reading `current` and taking the lease; then `current` has moved on: read it again."""
+    for _ in range(5):
+        try:
+            gen = files.resolve_current(root)
+        except files.NotAnIndexDir as e:
+            raise IndexError_(str(e)) from None
+        lease = files.Lease(gen)
+        if lease.held or (gen.is_dir() and not (gen / files.MARKER).exists()):
+            break  # leased, or made before generations had markers
+    if not (gen / MANIFEST).is_file():
+        lease.release()
+        raise IndexError_(f"{root}: not a seekcode index (build one with `seekcode index`)")
+    return gen, lease
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as e:
+        raise IndexError_(f"{path}: unreadable manifest ({e}); rebuild the index") from None
+    if not isinstance(manifest, dict):
+        raise IndexError_(f"{path}: manifest is not a JSON object; rebuild the index")
+    return manifest
+
+
+def _check_manifest(m: dict[str, Any], path: Path) -> None:
+    """The manifest's fields have the types readers rely on (IndexError_ naming the first that does not)."""
+
+    def bad(field: str) -> IndexError_:
+        return IndexError_(f"{path}: manifest field {field!r} missing or malformed; rebuild the index")
+
+    def count(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+    if not isinstance(m.get("encoder"), dict) or not isinstance(m["encoder"].get("id"), str):
+        raise bad("encoder")
+    for field in ("count", "dim"):
+        if not count(m.get(field)):
+            raise bad(field)
+    for field in ("extras", "files", "languages", "partitions"):
+        if not isinstance(m.get(field, {}), dict):
+            raise bad(field)
+    if "files" not in m:
+        raise bad("files")
+    for rel, info in m["files"].items():
+        parts = Path(rel).parts
+        if (not isinstance(info, dict) or not count(info.get("bytes"))
+                or not isinstance(info.get("sha256"), str) or Path(rel).is_absolute()
+                or ".." in parts or not parts):
+            raise bad(f"files.{rel}")
+
+
+def _load_vectors(path: Path, count: int, dim: int) -> np.ndarray:
+    """The float vectors, checked against the manifest and for non-finite values
+    (one NaN or Infinity row would outrank every real match, and is not JSON)."""
+    try:
+        vectors = np.load(path)
+    except (OSError, ValueError, EOFError) as e:
+        raise IndexError_(f"{path}: unreadable vectors ({e}); rebuild the index") from None
+    if vectors.dtype != np.float32 or vectors.shape != (count, dim):
+        raise IndexError_(f"{path}: {vectors.dtype} {vectors.shape}, the manifest says float32 "
+                          f"({count}, {dim}); rebuild the index")
+    if not np.isfinite(vectors).all():
+        row = int(np.argwhere(~np.isfinite(vectors))[0][0])
+        raise IndexError_(f"{path}: row {row} is not finite (corrupted); rebuild the index")
+    return vectors
 
 
 def path_matcher(glob: str) -> Callable[[str], bool]:

@@ -20,8 +20,8 @@ class LiveIndex:
     whether an update has published a new generation; if so, the first request to
     notice opens and warms it while every other request keeps using the old one,
     and then the reference is swapped. Requests that hold the old Index finish on
-    it: generations are immutable, and its files are already loaded or open.
-    A generation that fails to open (corrupted, another encoder) is reported in
+    it: generations are immutable, and each Index holds a lease on its generation,
+    so no publish deletes it while it is in use. A generation that fails to open (corrupted, another encoder) is reported in
     `error` and the previous one keeps serving.
     """
 
@@ -43,8 +43,11 @@ class LiveIndex:
         if now >= self._next_check:
             self._next_check = now + self.check_every
             target = self._link()
+            # A generation deleted under us (by hand: publishes never delete a leased
+            # one) is reopened from `current` at every check until one opens.
+            stale = not self.index.alive()
             # Only one thread reopens; the others go on with the index they have.
-            if (target is not None and target != self._target
+            if (target is not None and (target != self._target or stale)
                     and self._reloading.acquire(blocking=False)):
                 try:
                     self._reload(target)
