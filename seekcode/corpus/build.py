@@ -81,7 +81,10 @@ def extract_file(src: SourceFile, extractor: Extractor, skips: SkipReport) -> li
         skips.skip(reason, src.display)
         return None
     try:
-        return extractor.extract(text, src.path)
+        found = extractor.extract(text, src.path)
+        if getattr(found, "capped", ""):  # see languages/base.py: per-file caps
+            skips.skip("functions capped per file", f"{src.display} ({found.capped})")  # type: ignore[attr-defined]
+        return found
     except ParseError as e:
         skips.skip("syntax error", f"{src.display} ({e})")
     except Exception as e:  # noqa: BLE001 - an extractor bug must cost one file, not the run

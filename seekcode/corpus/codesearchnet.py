@@ -20,6 +20,7 @@ else is an error. Still, load only files you downloaded yourself.
 from __future__ import annotations
 
 import gzip
+import os
 import pickle
 import re
 from collections.abc import Iterator
@@ -83,6 +84,40 @@ def pool_files(root: str | Path) -> list[Path]:
     return sorted(p for p in root.glob("*_dedupe_definitions_v2.pkl*") if _POOL_NAME.match(p.name))
 
 
+class _BoundedReader:
+    """A stream that refuses any single read larger than what the file can still hold.
+
+    A pickle states each string's length before it; a claim of 2^62 bytes would
+    otherwise be allocated (MemoryError) or, for a merely huge claim, reserved.
+    """
+
+    def __init__(self, stream: IO[bytes], limit: int):
+        self._stream = stream
+        self.remaining = limit
+
+    def _take(self, n: int) -> None:
+        if n > self.remaining:
+            raise pickle.UnpicklingError(
+                f"an item claims {n:,} bytes, more than the {max(self.remaining, 0):,} "
+                "the file can still hold (corrupt or hostile)")
+
+    def read(self, n: int = -1) -> bytes:
+        if n is not None and n >= 0:
+            self._take(n)
+        data = self._stream.read(n)
+        self.remaining -= len(data)
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        line = self._stream.readline(size)
+        self.remaining -= len(line)
+        return line
+
+
+# gzip cannot expand data more than about 1032:1, so this bounds a .pkl.gz's content.
+_GZIP_MAX_RATIO = 1032
+
+
 class _PlainDataUnpickler(pickle.Unpickler):
     """An unpickler that builds only plain data: no global (class or function) is allowed."""
 
@@ -96,11 +131,19 @@ def load_definitions(path: str | Path) -> list[dict[str, Any]]:
     """The list of definition dicts in a search-pool pickle (plain data only; see module doc)."""
     path = Path(path)
     with open(path, "rb") as raw:
-        stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if path.name.endswith(".gz") else raw  # type: ignore[assignment]
+        size = os.fstat(raw.fileno()).st_size
+        gz = path.name.endswith(".gz")
+        stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if gz else raw  # type: ignore[assignment]
+        bounded = _BoundedReader(stream, size * _GZIP_MAX_RATIO if gz else size)
         try:
-            data = _PlainDataUnpickler(stream).load()
-        except (pickle.UnpicklingError, EOFError, ValueError, OSError, IndexError) as e:
-            raise ValueError(f"{path}: not a CodeSearchNet definitions pickle ({e})") from e
+            data = _PlainDataUnpickler(bounded).load()
+        except MemoryError:  # a bytes claim is allocated before it is read
+            raise ValueError(f"{path}: not a CodeSearchNet definitions pickle (an item claims "
+                             "more memory than can be allocated; corrupt or hostile)") from None
+        except (pickle.UnpicklingError, EOFError, ValueError, OSError, IndexError,
+                OverflowError) as e:
+            raise ValueError(f"{path}: not a CodeSearchNet definitions pickle "
+                             f"({type(e).__name__}: {e})") from None
     if not isinstance(data, list):
         raise ValueError(f"{path}: expected a list of definitions, found {type(data).__name__}")
     return data

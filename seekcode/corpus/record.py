@@ -24,6 +24,31 @@ FIELDS = (
     "url",
 )
 
+LINE_FIELDS = ("start_line", "end_line")
+# Line numbers fit SQLite's INTEGER and every consumer's int; no source has more lines.
+MAX_LINE = 2**31 - 1
+# Extra fields pass through untouched, but not so deeply nested that writing them
+# back out (json.dumps, recursive) could exhaust the stack.
+MAX_EXTRA_DEPTH = 64
+
+
+def _check_text(key: str, value: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{key}: lone surrogate in the text (not encodable as UTF-8)") from None
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((c, depth + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return False
+
 
 @dataclass
 class Record:
@@ -84,25 +109,44 @@ class Record:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Record:
-        """Build from a jsonl object; only `code` is required, the rest is derived."""
+        """Build from a jsonl object; only `code` is required, the rest is derived.
+
+        ValueError naming the first field of the wrong type (text fields are strings,
+        token fields lists of strings, `start_line`/`end_line` line numbers), so a bad
+        line is skipped when read instead of breaking every search that returns it.
+        """
         if not isinstance(d, dict):
             raise ValueError("not a JSON object")
         code = d.get("code") or d.get("original_string") or d.get("function")
         if not isinstance(code, str) or not code.strip():
             raise ValueError("no 'code' field")
-        known = {k: d[k] for k in FIELDS if k in d and d[k] is not None}
-        known["code"] = code
-        for key in ("code_tokens", "docstring_tokens"):
-            if key in known and not isinstance(known[key], list):
-                known.pop(key)
-        for key in ("start_line", "end_line"):
-            if isinstance(d.get(key), int):
-                known[key] = d[key]
-        extra = {k: v for k, v in d.items() if k not in FIELDS and k not in known}
-        extra.pop("function", None)
+        known: dict[str, Any] = {}
         for key in FIELDS:
-            if key in known and key not in ("code_tokens", "docstring_tokens"):
-                known[key] = str(known[key])
+            value = d.get(key)
+            if value is None:
+                continue
+            if key in ("code_tokens", "docstring_tokens"):
+                if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+                    raise ValueError(f"{key}: expected a list of strings")
+            elif not isinstance(value, str):
+                raise ValueError(f"{key}: expected text, got {type(value).__name__}")
+            known[key] = value
+        known["code"] = code
+        for key in ("start_line", "end_line"):
+            value = d.get(key)
+            if value is None:
+                continue
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_LINE:
+                raise ValueError(f"{key}: not a line number ({str(value)[:20]!r})")
+            known[key] = value
+        for key, value in known.items():
+            if isinstance(value, str):
+                _check_text(key, value)
+        extra = {k: v for k, v in d.items() if k not in FIELDS and k not in LINE_FIELDS
+                 and k != "function"}
+        for key, value in extra.items():
+            if _deeper_than(value, MAX_EXTRA_DEPTH):
+                raise ValueError(f"{key}: nested over {MAX_EXTRA_DEPTH} levels")
         return cls(**known, extra=extra)
 
     def to_dict(self) -> dict[str, Any]:

@@ -64,6 +64,7 @@ _updated = False  # `apt-get update` runs at most once per process
 # --- PyPI ------------------------------------------------------------------------
 
 _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+!_-]*$")  # PEP 440's characters, nothing a shell reads
 _SDIST = re.compile(r"^(?P<name>.+)-(?P<version>[^-]+)\.(?:tar\.gz|tgz|tar\.bz2|tar\.xz|zip)$")
 _WHEEL = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)(?:-[^-]+){3,4}\.whl$")
 
@@ -77,8 +78,9 @@ def pypi_files(arg: str, options: SourceOptions, skips: SkipReport) -> Iterator[
     """
     name, _, version = arg.partition("==")
     name, version = name.strip(), version.strip()
-    if not _NAME.match(name):
-        raise SourceError(f"pypi:{arg}: expected pypi:NAME or pypi:NAME==VERSION")
+    if not _NAME.match(name) or (version and not _VERSION.match(version)):
+        raise SourceError(f"pypi:{arg}: expected pypi:NAME or pypi:NAME==VERSION "
+                          "(letters, digits and . _ - + ! only, e.g. pypi:requests==2.31.0)")
     cache = options.cache() / "pypi"
     archive = _cached_archive(cache, name, version) or _download(cache, name, version)
     found = _archive_name(archive.name)

@@ -42,6 +42,8 @@ def corpus_queries(index: Index, max_queries: int | None = None, seed: int = 0) 
 
     Uses the `test` partition when the index has one, otherwise every record.
     """
+    if max_queries is not None and max_queries < 1:
+        raise ValueError(f"--max-queries {max_queries}: evaluate at least 1 query")
     partitions = index.manifest.get("partitions", {})
     partition = "test" if partitions.get("test") else None
     texts, relevant = [], []
@@ -83,6 +85,13 @@ def load_queries(path: str | Path, index: Index) -> QuerySet:
         urls = list(graded) if graded else obj.get("relevant", [])
         if isinstance(urls, str):
             urls = [urls]
+        if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+            skips.skip("relevant is not a list of urls", f"{path}: query {n}")
+            continue
+        if graded and not all(isinstance(g, int | float) and not isinstance(g, bool)
+                              for g in graded.values()):
+            skips.skip("relevance grade not a number", f"{path}: query {n}")
+            continue
         ids = [i for i in index.ids_of_urls(urls) if i is not None]
         if not ids and not graded:
             skips.skip("no relevant url in the index", f"{path}: query {n}")

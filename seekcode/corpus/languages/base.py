@@ -12,6 +12,12 @@ its bytes, or MISSING nodes outnumber one per 50 lines (plus 3). A file below th
 is kept, but any function whose own subtree holds an error is dropped, so one broken
 function does not cost a file of good ones. Files that look minified (average line
 over 300 characters) are rejected too: their functions are not code a person reads.
+
+Blow-ups. Each function's code includes the functions nested in it, so a file of n
+nested functions yields O(n^2) bytes (3,000 nested functions in 59 KB made 88 MB).
+One file yields at most `MAX_FUNCTIONS_PER_FILE` functions holding at most
+`MAX_CODE_FACTOR` times the file's bytes (plus `MAX_CODE_SLACK`); functions beyond
+that are left out, and the result's `capped` says how many and why.
 """
 
 from __future__ import annotations
@@ -28,6 +34,15 @@ from seekcode.corpus.extract import Function, ParseError
 
 MAX_ERROR_SHARE = 0.05
 MINIFIED_LINE_CHARS = 300
+MAX_FUNCTIONS_PER_FILE = 5000
+MAX_CODE_FACTOR = 4
+MAX_CODE_SLACK = 64 << 10
+
+
+class Functions(list[Function]):
+    """The functions found in one file; `capped` names what the per-file caps left out."""
+
+    capped: str = ""
 
 
 @dataclass
@@ -70,8 +85,9 @@ class TreeSitterExtractor:
 
     # -- the pipeline ---------------------------------------------------------
 
-    def extract(self, source: str, path: str) -> list[Function]:
-        """All functions and methods in `source`, documented or not; ParseError if unparsable."""
+    def extract(self, source: str, path: str) -> Functions:
+        """All functions and methods in `source`, documented or not, within the per-file
+        caps (see the module doc); ParseError if unparsable."""
         src = source.encode("utf-8", "surrogatepass")
         n_lines = source.count("\n") + 1
         if len(src) > 2000 and len(src) / n_lines > MINIFIED_LINE_CHARS:
@@ -82,8 +98,10 @@ class TreeSitterExtractor:
         self._check_errors(root, len(src), n_lines)
         comments = self._comments_by_end_row(cq, root)
         lines = src.split(b"\n")
-        out: list[Function] = []
+        out = Functions()
         seen: set[int] = set()
+        budget = MAX_CODE_FACTOR * len(src) + MAX_CODE_SLACK
+        left_out = 0
         for node in sorted(
             ts.QueryCursor(fq).captures(root).get("f", []), key=lambda n: n.start_byte
         ):
@@ -91,6 +109,11 @@ class TreeSitterExtractor:
             if found is None or found.body.has_error or found.anchor.start_byte in seen:
                 continue
             seen.add(found.anchor.start_byte)
+            span = found.anchor.end_byte - found.anchor.start_byte
+            if span > budget or len(out) >= MAX_FUNCTIONS_PER_FILE:
+                left_out += 1  # sized by its span, so the text is never built
+                continue
+            budget -= span
             code = node_text(found.anchor, src, lines)
             doc = self._doc_for(found.anchor, comments, lines)
             out.append(
@@ -104,6 +127,10 @@ class TreeSitterExtractor:
                     language=self.language,
                 )
             )
+        if left_out:
+            out.capped = (f"left out {left_out} of {len(out) + left_out} functions: at most "
+                          f"{MAX_FUNCTIONS_PER_FILE:,} per file, holding at most "
+                          f"{MAX_CODE_FACTOR}x the file's bytes")
         return out
 
     def _tools(self, lang: ts.Language) -> tuple[ts.Parser, tuple[ts.Query, ts.Query]]:
