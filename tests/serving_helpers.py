@@ -18,6 +18,9 @@ import numpy as np
 from seekcode.corpus.record import Record
 from seekcode.encoders.lexical import LexicalEncoder
 
+# TestClient's default Host is "testserver", which the server's DNS-rebinding guard refuses.
+LOOPBACK = "http://127.0.0.1"
+
 
 class FakeEncoder(LexicalEncoder):
     """Hashed bag of subwords (no model), optionally `delay_s` seconds per function.

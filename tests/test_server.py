@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from serving_helpers import FakeEncoder, make_project
+from serving_helpers import LOOPBACK, FakeEncoder, make_project
 
 from seekcode.cli import main
 from seekcode.index import files
@@ -32,7 +32,7 @@ def index_dir(tmp_path: Path, project: Path) -> Path:
 
 @pytest.fixture
 def client(index_dir: Path) -> TestClient:
-    return TestClient(create_app(index_dir, FakeEncoder(), check_every=0.0))
+    return TestClient(create_app(index_dir, FakeEncoder(), check_every=0.0), base_url=LOOPBACK)
 
 
 def test_search_returns_hits_with_location_code_score_and_latency(client: TestClient,
@@ -169,7 +169,7 @@ def test_serve_command_rejects_a_missing_index(tmp_path: Path,
 
 
 def test_index_opened_without_encoder_uses_the_manifest_one(index_dir: Path) -> None:
-    c = TestClient(create_app(index_dir))  # lexical: rebuilt from the manifest's config
+    c = TestClient(create_app(index_dir), base_url=LOOPBACK)  # lexical: rebuilt from the manifest's config
     assert c.get("/search", params={"q": "md5 of file", "k": 1}).json()["hits"][0]["func_name"] \
         == "md5_of_file"
     assert Index.open(index_dir).encoder.id == "lexical:256"
@@ -186,7 +186,7 @@ def test_real_encoder_end_to_end(tmp_path: Path, project: Path) -> None:
     except Exception as e:  # noqa: BLE001 - the bundled model missing is an environment fact
         pytest.skip(f"MiniLM unavailable: {e}")
     update(project, tmp_path / "real", encoder)
-    c = TestClient(create_app(tmp_path / "real"))
+    c = TestClient(create_app(tmp_path / "real"), base_url=LOOPBACK)
     for query, expected in [("decompress a gzip file and parse it as json", "read_gzip_json"),
                             ("send an email", "Client.send_smtp_mail"),
                             ("checksum of a file", "md5_of_file")]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from pathlib import Path
 
 from seekcode.cli import UsageError
 from seekcode.index.hybrid import DEFAULT_MODE, MODES
-from seekcode.index.search import Hit, QueryError, check_query
+from seekcode.index.search import Hit, QueryError, check_glob, check_query
 
 MAX_K = 1000
 
@@ -61,19 +62,24 @@ def add_searcher_arguments(p: argparse.ArgumentParser) -> None:
                        help="exact search (shorthand for --searcher exact)")
 
 
-def validate_query(query: str, k: int) -> str:
-    """The query as searched; a usage error naming the bad argument otherwise."""
+def validate_query(query: str, k: int, path: str | None = None) -> str:
+    """The query as searched; a usage error naming the bad argument otherwise.
+
+    The same checks as the server's, so a glob it refuses is refused here too."""
     try:
+        if path is not None:
+            check_glob(path)
         return check_query(query, k, MAX_K)
     except QueryError as e:
-        raise UsageError(f"{'-k' if e.field == 'k' else 'query'}: {e}") from None
+        flag = {"k": "-k", "path": "--path"}.get(e.field, "query")
+        raise UsageError(f"{flag}: {e}") from None
 
 
 def run(args: argparse.Namespace) -> int:
     from seekcode.encoders.runtime import set_threads
     from seekcode.index.store import Index
 
-    query = validate_query(args.query, args.k)
+    query = validate_query(args.query, args.k, args.path)
     set_threads(1)  # one short query gains nothing from a second thread (see runtime.py)
     index = Index.open(args.index)
     if args.lang and args.lang.lower() not in index.languages():
@@ -81,36 +87,76 @@ def run(args: argparse.Namespace) -> int:
     if args.mode != "semantic" and args.searcher is not None:
         raise UsageError(f"--mode {args.mode} scores every record: it takes no --searcher")
     method = index.searcher(args.searcher).name if args.mode == "semantic" else args.mode
-    index.encoder  # load the model before the clock starts  # noqa: B018
+    if args.mode != "keyword":
+        # Models load lazily on their first call: one throwaway query keeps loading (and
+        # first-call warm-up) out of the reported time.
+        index.encoder.encode_queries(["warm up"], progress=False)
     t0 = time.perf_counter()
     hits = index.search(query, k=args.k, lang=args.lang, path=args.path,
                         searcher=method if args.mode == "semantic" else None, mode=args.mode)
     ms = (time.perf_counter() - t0) * 1000
+    note = shortfall_note(len(hits), args.k, method, index.count, bool(args.lang or args.path))
     if args.format == "json":
-        print(json.dumps({"query": query, "k": args.k, "method": method, "mode": args.mode,
-                          "ms": round(ms, 2),
-                          "hits": [h.to_dict() for h in hits]}, ensure_ascii=False))
+        out = {"query": query, "k": args.k, "method": method, "mode": args.mode,
+               "ms": round(ms, 2), "returned": len(hits), **({"note": note} if note else {}),
+               "hits": [h.to_dict() for h in hits]}
+        print(json.dumps(out, ensure_ascii=False, allow_nan=False))
         return 0
     if args.format == "vimgrep":
-        print("\n".join(vimgrep_lines(hits, index.source_folder)))
+        print("\n".join(visible(line) for line in vimgrep_lines(hits, index.source_folder)))
         return 0
-    print_hits(query, hits, method, ms)
+    print_hits(query, hits, method, ms, note=note)
     return 0
 
 
-def print_hits(query: str, hits: list, method: str, ms: float, preview_lines: int = 12) -> None:  # type: ignore[type-arg]
-    """Rank, score, path:line, name and a highlighted preview of each hit (rich)."""
+def shortfall_note(returned: int, k: int, method: str, count: int, filtered: bool) -> str:
+    """Why fewer than k hits came back, when that is not just a small index ("" if not)."""
+    if returned >= k or returned >= count:
+        return ""
+    if filtered:
+        return f"{returned} of -k {k}: only {returned} functions pass --lang/--path"
+    return (f"{returned} of -k {k}: {method} recalls a bounded candidate set; "
+            "--exact ranks every function")
+
+
+# C0 and C1 controls except tab and newline, DEL, and the bidirectional overrides
+# ("Trojan Source"): indexed code and file names come from anyone, and these would
+# move the cursor, retitle the window or reorder what the reader sees.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """`text` with terminal control characters shown as `\\x1b`-style escapes."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
+                        else f"\\u{ord(m.group()):04x}", text)
+
+
+def print_hits(query: str, hits: list, method: str, ms: float, preview_lines: int = 12,  # type: ignore[type-arg]
+               note: str = "") -> None:
+    """Rank, score, path:line, name and a highlighted preview of each hit (rich).
+
+    Everything that comes from the index or the user is escaped for rich markup and
+    has its control characters made visible: a file named `x[/bold].py` or code
+    holding ESC sequences is shown as written, never interpreted.
+    """
     from rich.console import Console
+    from rich.markup import escape
     from rich.syntax import Syntax
 
+    def safe(text: str) -> str:
+        return escape(visible(text))
+
     console = Console()
-    console.print(f"[bold]{query}[/bold]  [dim]{len(hits)} results, {method}, {ms:.0f} ms[/dim]")
+    console.print(f"[bold]{safe(query)}[/bold]  [dim]{len(hits)} results, {safe(method)}, "
+                  f"{ms:.0f} ms[/dim]")
+    if note:
+        console.print(f"[yellow]note[/yellow]: {safe(note)}")
     if not hits:
         console.print("[yellow]no results[/yellow] (check --lang/--path filters)")
     for h in hits:
         console.print(f"\n[bold cyan]{h.rank:>2}[/bold cyan]  [green]{h.score:.3f}[/green]  "
-                      f"[magenta]{h.location}[/magenta]  [bold]{h.func_name}[/bold]")
-        lines = h.code.splitlines()
+                      f"[magenta]{safe(h.location)}[/magenta]  [bold]{safe(h.func_name)}[/bold]")
+        lines = visible(h.code.replace("\r\n", "\n")).splitlines()
         snippet = "\n".join(lines[:preview_lines]) + ("\n..." if len(lines) > preview_lines else "")
         console.print(Syntax(snippet, h.language or "text", line_numbers=True,
                              start_line=h.start_line or 1, theme="ansi_dark", word_wrap=False))

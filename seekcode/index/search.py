@@ -4,6 +4,8 @@ Other searchers are plug-ins named in `seekcode.index.searchers`."""
 
 from __future__ import annotations
 
+import fnmatch
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -13,6 +15,7 @@ import numpy as np
 
 # The longest query any front end accepts; longer text is not a description of a function.
 MAX_QUERY_CHARS = 1000
+MAX_GLOB_CHARS = 256
 # Queries per `candidates` call when there are many: exact search scores every record,
 # so 64 queries over 1M records is a 256 MB score matrix.
 QUERY_BLOCK = 64
@@ -37,6 +40,31 @@ def check_query(query: str, k: int, max_k: int) -> str:
     if not 1 <= k <= max_k:
         raise QueryError("k", f"{k} out of range; ask for 1 to {max_k} results")
     return query
+
+
+def check_glob(pattern: str) -> None:
+    """QueryError("path", ...) unless `pattern` is a usable path glob (`src/**/*.py`, `*test*`).
+
+    The CLI and the server both call it, so a glob one refuses the other refuses too.
+    """
+    if len(pattern) > MAX_GLOB_CHARS:
+        raise QueryError("path", f"glob of {len(pattern):,} characters; at most {MAX_GLOB_CHARS}")
+    if any(ord(c) < 32 or ord(c) == 127 for c in pattern):
+        raise QueryError("path", "control characters in the glob")
+    if pattern.startswith("/"):
+        raise QueryError("path", "globs match paths relative to the indexed folder; "
+                         "drop the leading '/'")
+    depth = 0
+    for c in pattern:
+        depth += (c == "[") - (c == "]")
+        if depth < 0 or depth > 1:
+            raise QueryError("path", f"unbalanced [ ] in glob {pattern!r}")
+    if depth:
+        raise QueryError("path", f"unclosed [ in glob {pattern!r}")
+    try:
+        re.compile(fnmatch.translate(pattern))
+    except re.error as e:
+        raise QueryError("path", f"bad glob {pattern!r} ({e})") from None
 
 
 @dataclass

@@ -9,6 +9,7 @@ holds.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,7 +22,7 @@ from seekcode.encoders.base import Encoder
 from seekcode.index.search import MAX_QUERY_CHARS
 from seekcode.server import page
 from seekcode.server.live import LiveIndex
-from seekcode.server.service import MAX_K, BadRequest, SearchService, searcher_choice
+from seekcode.server.service import MAX_K, BadRequest, SearchService, Unavailable, searcher_choice
 
 # The page has no script and loads nothing from elsewhere; say so to the browser.
 SECURITY_HEADERS = {
@@ -30,6 +31,20 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+# The Host header values answered by default. A page on another site can make the
+# browser send requests here through a name it controls that it re-points at 127.0.0.1
+# (DNS rebinding); such requests carry that name, so anything else is refused.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def host_name(header: str) -> str:
+    """The name in a Host header, without port, brackets or trailing dot, lowercased."""
+    host = header.strip().lower()
+    if host.startswith("["):
+        host = host[1:].partition("]")[0]
+    elif host.count(":") == 1:
+        host = host.partition(":")[0]
+    return host.rstrip(".")
 
 
 class HitOut(BaseModel):
@@ -65,12 +80,15 @@ class HealthOut(BaseModel):
 
 
 def create_app(index_path: Path, encoder: Encoder | None = None,
-               check_every: float = 0.5) -> FastAPI:
+               check_every: float = 0.5,
+               allowed_hosts: Collection[str] = LOOPBACK_HOSTS) -> FastAPI:
     """The app serving the index at `index_path` (IndexError_ if it cannot be opened).
 
     `encoder` defaults to the one the index was built with; `check_every` is how
-    often (seconds) a request looks for a newly published generation.
+    often (seconds) a request looks for a newly published generation. Requests
+    whose Host header names anything but `allowed_hosts` ("*": any) get a 400.
     """
+    allowed = {host_name(h) for h in allowed_hosts}
     live = LiveIndex(Path(index_path), encoder, check_every)
     service = SearchService(live)
     app = FastAPI(
@@ -85,7 +103,14 @@ def create_app(index_path: Path, encoder: Encoder | None = None,
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response = await call_next(request)
+        host = host_name(request.headers.get("host", ""))
+        if "*" not in allowed and host not in allowed:
+            response = JSONResponse({"detail": f"Host {host[:60]!r} is not served here: this "
+                                     f"server answers {', '.join(sorted(allowed))} (a guard "
+                                     "against DNS rebinding); to serve another name, start "
+                                     "it with `seekcode serve --host NAME`"}, status_code=400)
+        else:
+            response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
@@ -93,6 +118,10 @@ def create_app(index_path: Path, encoder: Encoder | None = None,
     @app.exception_handler(BadRequest)
     async def bad_request(request: Request, exc: BadRequest) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(Unavailable)
+    async def unavailable(request: Request, exc: Unavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -140,10 +169,17 @@ def create_app(index_path: Path, encoder: Encoder | None = None,
                 "searcher": result.searcher, "generation": result.generation,
                 "took_ms": round(result.took_ms, 3), "hits": [h.to_dict() for h in result.hits]}
 
-    @app.get("/health", response_model=HealthOut, tags=["service"])
-    def health() -> dict[str, Any]:
+    @app.get("/health", response_model=HealthOut, tags=["service"],
+             responses={503: {"description": "the served generation vanished from disk"}})
+    def health() -> Any:
         """Liveness: the generation being served, and why a newer one is not, if so."""
         index = live.get()
+        if not index.alive():
+            return JSONResponse({"status": "unavailable", "generation": index.gen.name,
+                                 "records": index.count,
+                                 "error": f"generation {index.gen.name} was deleted from disk "
+                                 f"while served{'; ' + live.error if live.error else ''}"},
+                                status_code=503)
         return {"status": "ok", "generation": index.gen.name, "records": index.count,
                 "error": live.error}
 

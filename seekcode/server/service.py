@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-import fnmatch
-import re
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, replace
 
 from seekcode.index.hybrid import MODES
-from seekcode.index.search import Hit, QueryError, check_query
+from seekcode.index.search import Hit, QueryError, check_glob, check_query
 from seekcode.index.store import Index
 from seekcode.server.live import LiveIndex
 
 MAX_K = 100
-MAX_GLOB_CHARS = 256
 
 
 class BadRequest(ValueError):
     """A search parameter out of bounds; the message is the reason shown to the user."""
+
+
+class Unavailable(RuntimeError):
+    """The index cannot answer right now (its generation vanished from disk): a 503."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,10 @@ class SearchService:
             raise BadRequest(f"lang: {lang!r} is not in this index (it has: {have})")
         path = (path or "").strip() or None
         if path is not None:
-            check_glob(path)
+            try:
+                check_glob(path)
+            except QueryError as e:
+                raise BadRequest(f"path: {e}") from None
         return SearchParams(q, k, lang, path, check_searcher(searcher, index))
 
     def search(self, q: str, k: int, lang: str | None, path: str | None,
@@ -80,8 +85,15 @@ class SearchService:
         if mode != "semantic":
             params = replace(params, searcher=mode, mode=mode)
         t0 = time.perf_counter()
-        hits = index.search(params.q, k=params.k, lang=params.lang, path=params.path,
-                            searcher=params.searcher if mode == "semantic" else None, mode=mode)
+        try:
+            hits = index.search(params.q, k=params.k, lang=params.lang, path=params.path,
+                                searcher=params.searcher if mode == "semantic" else None,
+                                mode=mode)
+        except (sqlite3.Error, OSError) as e:
+            if index.alive():
+                raise
+            raise Unavailable(f"generation {index.gen.name} was deleted while being served "
+                              f"({e}); retry, or rebuild the index") from None
         took = (time.perf_counter() - t0) * 1000
         with self._count_lock:
             self.searches += 1
@@ -132,25 +144,3 @@ def searcher_choice(searcher: str | None, exact: bool) -> str | None:
     if exact and searcher and searcher.strip() not in ("", "exact"):
         raise BadRequest(f"exact: contradicts searcher={searcher[:40]!r}; give one of them")
     return "exact" if exact else searcher
-
-
-def check_glob(pattern: str) -> None:
-    """Raise BadRequest unless `pattern` is a usable path glob (`src/**/*.py`, `*test*`)."""
-    if len(pattern) > MAX_GLOB_CHARS:
-        raise BadRequest(f"path: glob of {len(pattern):,} characters; at most {MAX_GLOB_CHARS}")
-    if any(ord(c) < 32 or ord(c) == 127 for c in pattern):
-        raise BadRequest("path: control characters in the glob")
-    if pattern.startswith("/"):
-        raise BadRequest("path: globs match paths relative to the indexed folder; "
-                         "drop the leading '/'")
-    depth = 0
-    for c in pattern:
-        depth += (c == "[") - (c == "]")
-        if depth < 0 or depth > 1:
-            raise BadRequest(f"path: unbalanced [ ] in glob {pattern!r}")
-    if depth:
-        raise BadRequest(f"path: unclosed [ in glob {pattern!r}")
-    try:
-        re.compile(fnmatch.translate(pattern))
-    except re.error as e:
-        raise BadRequest(f"path: bad glob {pattern!r} ({e})") from None
