@@ -440,7 +440,8 @@ def test_item11_serve_on_a_busy_port_exits_2_before_printing_its_url(
 
 
 def test_item11_pypi_spec_with_shell_characters_is_a_clear_error(tmp_path: Path) -> None:
-    from seekcode.corpus.sources import SourceError, SourceOptions, pypi_files
+    from seekcode.corpus.registries import pypi_files
+    from seekcode.corpus.sources import SourceError, SourceOptions
 
     with pytest.raises(SourceError, match=r"expected pypi:NAME or pypi:NAME==VERSION \(letters"):
         list(pypi_files("a==1;rm -rf", SourceOptions(), SkipReport()))

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from serving_helpers import FakeEncoder, make_project
+from serving_helpers import LOOPBACK, FakeEncoder, make_project
 
 import seekcode
 from seekcode.cli import main
@@ -63,7 +63,7 @@ def test_a_registered_searcher_is_listed_chosen_and_served(toy, tmp_path: Path, 
     assert hits and all(index.ids_of_urls([h.url])[0] % 2 == 0 for h in hits)
     assert len(hits) < len(index.search("read gzip json", k=50, searcher="exact"))
     # the server selects it by name and lists it
-    client = TestClient(create_app(out, FakeEncoder(), check_every=0.0))
+    client = TestClient(create_app(out, FakeEncoder(), check_every=0.0), base_url=LOOPBACK)
     body = client.get("/search", params={"q": "read gzip json", "searcher": "toy"}).json()
     assert body["searcher"] == "toy" and not body["exact"]
     assert client.get("/stats").json()["searchers"] == ["exact", "toy"]
@@ -80,7 +80,7 @@ def test_unknown_or_missing_searcher_is_an_input_error(toy, tmp_path: Path,
     with pytest.raises(IndexError_, match=r"no 'coshc' searcher in this index \(it has: exact\); "
                        "build it with `seekcode index"):
         index.search("read", searcher="coshc")
-    client = TestClient(create_app(tmp_path / "idx", FakeEncoder(), check_every=0.0))
+    client = TestClient(create_app(tmp_path / "idx", FakeEncoder(), check_every=0.0), base_url=LOOPBACK)
     r = client.get("/search", params={"q": "read", "searcher": "toy"})
     assert r.status_code == 422 and "not in this index (it has: exact)" in r.json()["detail"]
     r = client.get("/search", params={"q": "read", "searcher": "toy", "exact": "true"})

@@ -555,12 +555,12 @@ def _check_manifest(m: dict[str, Any], path: Path) -> None:
 
     if not isinstance(m.get("encoder"), dict) or not isinstance(m["encoder"].get("id"), str):
         raise bad("encoder")
-    for field in ("count", "dim"):
-        if not count(m.get(field)):
-            raise bad(field)
-    for field in ("extras", "files", "languages", "partitions"):
-        if not isinstance(m.get(field, {}), dict):
-            raise bad(field)
+    for key in ("count", "dim"):
+        if not count(m.get(key)):
+            raise bad(key)
+    for key in ("extras", "files", "languages", "partitions"):
+        if not isinstance(m.get(key, {}), dict):
+            raise bad(key)
     if "files" not in m:
         raise bad("files")
     for rel, info in m["files"].items():
