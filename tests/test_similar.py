@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
-from serving_helpers import TWIN, FakeEncoder, make_project
+from serving_helpers import LOOPBACK, TWIN, FakeEncoder, make_project
 
 from seekcode.cli import main
 from seekcode.index.similar import NotFound, function_at, similar
@@ -85,7 +85,7 @@ def test_ambiguous_suffix_asks_for_more_of_the_path(tmp_path: Path) -> None:
 
 
 def test_http_similar_and_the_more_like_this_link(index_dir: Path) -> None:
-    client = TestClient(create_app(index_dir, FakeEncoder(), check_every=0.0))
+    client = TestClient(create_app(index_dir, FakeEncoder(), check_every=0.0), base_url=LOOPBACK)
     by_path = client.get("/similar", params={"path": "tools/hashing.py", "line": 5, "k": 3})
     assert by_path.status_code == 200
     body = by_path.json()
