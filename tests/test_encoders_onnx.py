@@ -168,7 +168,7 @@ _SERVE_NO_TORCH = """
 import sys
 from fastapi.testclient import TestClient
 from seekcode.server.app import create_app
-client = TestClient(create_app({index!r}))
+client = TestClient(create_app({index!r}), base_url="http://127.0.0.1")
 r = client.get("/search", params={{"q": "read a gzip json file", "k": 2}})
 assert r.status_code == 200 and r.json()["hits"], r.text
 loaded = [m for m in ("torch", "transformers") if m in sys.modules]
