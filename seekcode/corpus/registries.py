@@ -202,7 +202,8 @@ def _wanted(path: str, options: WalkOptions, excluded: set[tuple[str, str]]) -> 
 
 
 def _member_path(name: str, top: str | None) -> str:
-    name = name.removeprefix("./").lstrip("/")
+    # Empty and "." parts dropped: `a//x.py` without its top folder must not be `/x.py`.
+    name = "/".join(p for p in name.split("/") if p not in ("", "."))
     return name[len(top) + 1 :] if top and name.startswith(top + "/") else name
 
 
