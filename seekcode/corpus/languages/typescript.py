@@ -5,7 +5,7 @@ from __future__ import annotations
 import tree_sitter as ts
 import tree_sitter_typescript
 
-from seekcode.corpus.extract import Function
+from seekcode.corpus.languages.base import Functions
 from seekcode.corpus.languages.javascript import JavaScriptExtractor
 
 _TS = ts.Language(tree_sitter_typescript.language_typescript())
@@ -18,11 +18,11 @@ class TypeScriptExtractor(JavaScriptExtractor):
     language = "typescript"
     extensions = (".ts", ".tsx", ".mts", ".cts")
 
-    def extract(self, source: str, path: str) -> list[Function]:
+    def extract(self, source: str, path: str) -> Functions:
         # Declaration files hold signatures only (and type syntax the grammar may not
         # know): there is no function body to find.
         if path.lower().endswith((".d.ts", ".d.mts", ".d.cts")):
-            return []
+            return Functions()
         return super().extract(source, path)
 
     def ts_language(self, path: str) -> ts.Language:
