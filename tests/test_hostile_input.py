@@ -466,3 +466,20 @@ def test_item11_search_ms_excludes_model_loading(
     monkeypatch.setattr(LexicalEncoder, "encode_queries", lazy_load)
     assert main(["search", str(index_dir_lexical), "gzip json", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["ms"] < 500
+
+
+def test_item10_rebuilding_repairs_a_corrupted_index(tmp_path: Path) -> None:
+    out = tmp_path / "idx"
+    _build(out).close()
+    gen = files.current_generation(out)
+    assert gen is not None
+    data = bytearray((gen / VECTORS).read_bytes())
+    data[-1] ^= 0xFF  # same size, wrong checksum
+    (gen / VECTORS).write_bytes(bytes(data))
+    with pytest.raises(IndexError_, match="checksum mismatch"):
+        Index.open(out)
+    # The same records again: not "unchanged", nothing copied from the corrupted vectors.
+    index, stats = Index.build(_records(), out, FakeEncoder(), progress=False)
+    assert stats["unchanged"] == 0 and stats["reused"] == 0
+    assert index.gen != gen and index.search("return value", k=2)
+    index.close()

@@ -244,7 +244,7 @@ class Index:
         # grow with the corpus; only a search loads all vectors.
         import shutil
 
-        prev = files.current_generation(root)
+        prev = _intact_current(root)  # a corrupted one is neither "unchanged" nor reused
         for stale in files.abandoned_generations(root):
             shutil.rmtree(stale, ignore_errors=True)
         gen = files.new_generation(root)
@@ -517,6 +517,20 @@ def _line_number(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
+def _intact_current(root: Path) -> Path | None:
+    """The current generation if it passes a reader's checks (see `Index.open`), else None.
+
+    A build that trusted a corrupted generation would call it unchanged (publishing
+    nothing, so rebuilding would never repair it) or copy its vectors forward.
+    """
+    try:
+        index = Index.open(root)
+    except IndexError_:
+        return None
+    index.close()
+    return index.gen
+
+
 def _lease_current(root: Path) -> tuple[Path, files.Lease]:
     """The current generation, leased. A publish may delete an old generation between
     reading `current` and taking the lease; then `current` has moved on: read it again."""
@@ -697,8 +711,10 @@ def _write_vectors(gen: Path, n: int, prev: Path | None, encoder: Encoder, cache
                         "ON p.content_hash = r.content_hash WHERE r.id >= ? AND r.id < ? "
                         "GROUP BY r.id", (start, stop)).fetchall()
                     for i, j in pairs:
-                        block[i - start] = old.vectors.read(j)
-                        known.add(i)
+                        row = old.vectors.read(j)
+                        if np.isfinite(row).all():  # else encode it again
+                            block[i - start] = row
+                            known.add(i)
                 cached = cache.get([h for i, h in hashes.items() if i not in known])
                 for i, h in hashes.items():
                     if i not in known and h in cached:
