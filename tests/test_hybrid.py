@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from serving_helpers import FakeEncoder, make_project
+from serving_helpers import LOOPBACK, FakeEncoder, make_project
 
 from seekcode.cli import main
 from seekcode.eval.modes import mode_metrics, mode_ranks, ranker_for
@@ -150,7 +150,7 @@ def test_http_mode(index: Index) -> None:
 
     from seekcode.server import create_app
 
-    client = TestClient(create_app(index.root, FakeEncoder(), check_every=0.0))
+    client = TestClient(create_app(index.root, FakeEncoder(), check_every=0.0), base_url=LOOPBACK)
     r = client.get("/search", params={"q": "HTTPConnection.request", "k": 2, "mode": "hybrid"})
     assert r.status_code == 200 and r.json()["searcher"] == "hybrid"
     assert r.json()["hits"][0]["func_name"] == "HTTPConnection.request"
