@@ -129,7 +129,7 @@ def fts5_build(meta: Path) -> sqlite3.Connection:
     db = sqlite3.connect(":memory:")
     db.execute(f"CREATE VIRTUAL TABLE kw USING fts5({', '.join(COLUMNS)}, "
                "tokenize = \"unicode61 tokenchars '._'\")")
-    src = sqlite3.connect(meta.as_uri() + "?mode=ro", uri=True)
+    src = sqlite3.connect(meta.resolve().as_uri() + "?mode=ro", uri=True)
     rows = []
     for rid, raw in src.execute("SELECT id, record FROM records ORDER BY id"):
         rec = json.loads(raw)

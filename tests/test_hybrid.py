@@ -130,8 +130,8 @@ def test_mode_ranks_follow_the_tie_rule_over_all_records(index: Index) -> None:
     assert set(m) == {"semantic", "keyword", "hybrid"} and 0 < m["hybrid"]["mrr"] <= 1
 
 
-def test_cli_modes_and_eval_reports_all_three(index: Index,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_modes_and_eval_reports_all_three(index: Index, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     idx = str(index.root)
     for mode in ("semantic", "keyword", "hybrid"):
         capsys.readouterr()
@@ -143,6 +143,10 @@ def test_cli_modes_and_eval_reports_all_three(index: Index,
     result = json.loads(capsys.readouterr().out)
     assert {"exact", "keyword", "hybrid"} <= set(result)
     assert main(["search", idx, "x", "--mode", "keyword", "--searcher", "exact"]) == 2
+    monkeypatch.chdir(index.root.parent)  # a relative index path works too
+    capsys.readouterr()
+    assert main(["search", index.root.name, "parse_qsl", "--mode", "keyword", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["hits"][0]["func_name"] == "parse_qsl"
 
 
 def test_http_mode(index: Index) -> None:

@@ -96,7 +96,7 @@ class KeywordIndex:
         import bm25s
 
         weights = weights or Weights()
-        src = sqlite3.connect(meta.as_uri() + "?mode=ro", uri=True)
+        src = sqlite3.connect(meta.resolve().as_uri() + "?mode=ro", uri=True)
         try:
             docs = [record_terms(json.loads(raw), weights)
                     for (raw,) in src.execute("SELECT record FROM records ORDER BY id")]
