@@ -96,3 +96,21 @@ def test_unchanged_rebuild_never_loads_minilm(tmp_path, records):
     assert stats["unchanged"] == 1
     assert again._session is None and again._fast_tokenizer is None
     assert index.search("parse a json file", k=1) and again._session is not None
+
+
+def test_build_and_update_a_relative_folder(tmp_path, records, encoder, monkeypatch):
+    """`seekcode demo` (runs/demo) and `seekcode index SRC -o idx` pass relative paths;
+    the streaming build and the watch update open SQLite by URI, which needs absolute ones."""
+    from seekcode.index.watch import update
+
+    monkeypatch.chdir(tmp_path)
+    Index.build(records, "rel/idx", encoder, progress=False)
+    again, stats = Index.build(records[:5], "rel/idx", encoder, progress=False)
+    assert again.count == 5 and stats["reused"] == 5
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "m.py").write_text("def parse_json(text):\n    return text\n")
+    update(src, "rel/src-idx", encoder)  # type: ignore[arg-type]
+    (src / "n.py").write_text("def read_gzip(path):\n    return path\n")
+    index, result = update(src, "rel/src-idx", encoder)  # type: ignore[arg-type]
+    assert index.count == 2 and result.added == 1

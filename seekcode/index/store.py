@@ -693,9 +693,10 @@ def _write_vectors(gen: Path, n: int, prev: Path | None, encoder: Encoder, cache
     dim = int(encoder.dim)
     rows = _NpyRows.create(gen / VECTORS, n, dim)
     old = _previous_rows(prev, encoder.id, dim)
-    db = sqlite3.connect((gen / META).as_uri(), uri=True)
+    # as_uri() needs an absolute path: `seekcode index ... -o runs/idx` is relative.
+    db = sqlite3.connect((gen / META).resolve().as_uri(), uri=True)
     if old is not None:
-        db.execute("ATTACH DATABASE ? AS prev", (old.meta.as_uri() + "?mode=ro",))
+        db.execute("ATTACH DATABASE ? AS prev", (old.meta.resolve().as_uri() + "?mode=ro",))
     reused = encoded = 0
     try:
         with tqdm(total=n, desc="indexing", unit="fn", disable=not progress or not n) as bar:
