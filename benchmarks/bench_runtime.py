@@ -80,7 +80,9 @@ def padding_table(recs: list[Any], runtime: str) -> list[dict[str, Any]]:
     from seekcode.encoders.minilm import code_text
 
     tok = encoder(runtime).fast_tokenizer
-    lengths = np.array([len(e.ids) for e in tok.encode_batch([code_text(r) for r in recs])])
+    # real lengths: the tokenizer pads a batch to its longest
+    lengths = np.array([sum(e.attention_mask)
+                        for e in tok.encode_batch([code_text(r) for r in recs])])
     rows = []
     for bs in (1, 8, 32, 128):
         for bucketed in (True, False):
@@ -107,6 +109,18 @@ def padding_table(recs: list[Any], runtime: str) -> list[dict[str, Any]]:
     return rows
 
 
+class _Serialised:
+    """The encoder, declared not thread-safe: the index batches its calls on one thread."""
+
+    thread_safe = False
+
+    def __init__(self, enc: Any):
+        self.enc = enc
+
+    def encode_queries(self, texts: list[str], progress: bool = False) -> Any:
+        return self.enc.encode_queries(texts, progress=progress)
+
+
 def concurrency_table(runtime: str, queries: list[str], clients: int = 16,
                       per_client: int = 20) -> list[dict[str, Any]]:
     """Query encoding under concurrent searches: the index's batcher (one encoder call at
@@ -119,7 +133,8 @@ def concurrency_table(runtime: str, queries: list[str], clients: int = 16,
 
     enc = encoder(runtime, threads=1)  # the server's setting (serve --threads 1)
     enc.encode_queries(queries[:4], progress=False)
-    ways = {"batcher (store._QueryBatcher)": lambda q: _QUERIES.encode(enc, q),
+    serial = _Serialised(enc)  # what the batcher does for an encoder that is not thread-safe
+    ways = {"batcher (store._QueryBatcher)": lambda q: _QUERIES.encode(serial, q),
             "parallel session.run": lambda q: enc.encode_queries([q], progress=False)}
     rows = []
     for c in sorted({1, clients}):
@@ -174,6 +189,7 @@ def main() -> None:
     ap.add_argument("--index", type=Path, help="index for the whole-process search runs")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--skip-encoding", action="store_true", help="only the process runs")
+    ap.add_argument("--report", default="runtime", help="report name (results/NAME.md)")
     args = ap.parse_args()
 
     from seekcode.encoders.minilm import DEFAULT_RUNTIME
@@ -201,6 +217,8 @@ def main() -> None:
             rows.append(row)
             print(f"  {row}", file=sys.stderr, flush=True)
         results["pools"][name] = {"path": path, "n": len(recs), "languages": langs, "rows": rows}
+        results["load_end"] = _load()
+        write_report(args.report, results, markdown(results, args))  # partial, after each pool
         if "padding" not in results:
             results["padding"] = padding_table(recs, DEFAULT_RUNTIME)
             results["concurrency"] = concurrency_table(DEFAULT_RUNTIME,
@@ -213,7 +231,7 @@ def main() -> None:
     if args.index:
         results["process"] = process_section(args.index, args.runs)
     results["load_end"] = _load()
-    path = write_report("runtime", results, markdown(results, args))
+    path = write_report(args.report, results, markdown(results, args))
     print(path.read_text())
 
 

@@ -236,3 +236,21 @@ def test_trained_model_from_before_onnx_is_refused_by_its_index(tmp_path, record
     assert main(["search", str(tmp_path / "idx"), "read a gzip json file"]) == 2
     err = capsys.readouterr().err
     assert "rebuild the index: seekcode index SOURCE -o INDEX --encoder" in err
+
+
+@pytest.mark.slow
+def test_concurrent_searches_encode_in_parallel_and_agree(tmp_path, records) -> None:
+    """ONNX encoders are thread-safe: the index lets concurrent queries call the session
+    at once (no batching lock), and each gets the vector a lone call gives."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from seekcode.encoders.minilm import MiniLMEncoder
+    from seekcode.index.store import _QUERIES
+
+    enc = MiniLMEncoder()
+    assert enc.thread_safe and not MiniLMEncoder.from_config({"runtime": "torch"}).thread_safe
+    texts = [r.query_text for r in records] * 4
+    alone = enc.encode_queries(texts, progress=False)
+    with ThreadPoolExecutor(16) as pool:
+        together = list(pool.map(lambda t: _QUERIES.encode(enc, t), texts))
+    np.testing.assert_allclose(np.vstack(together), alone, atol=1e-5)

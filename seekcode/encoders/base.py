@@ -42,6 +42,9 @@ class Encoder(ABC):
 
     #: the encoder type, a key of ENCODER_TYPES
     kind: str = ""
+    #: concurrent encode calls are safe and run in parallel (ONNX Runtime sessions,
+    #: `tokenizers`); otherwise the index serialises them and batches what waits
+    thread_safe: bool = False
 
     @property
     @abstractmethod

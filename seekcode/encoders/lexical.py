@@ -33,6 +33,7 @@ class LexicalEncoder(Encoder):
     """Each subword adds +-1 to a hashed coordinate (signed feature hashing)."""
 
     kind = "lexical"
+    thread_safe = True  # pure numpy on local arrays
 
     def __init__(self, dim: int = 256):
         self._dim = dim

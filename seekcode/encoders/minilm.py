@@ -101,6 +101,10 @@ class MiniLMEncoder(Encoder):
         return self._tokenizer
 
     @property
+    def thread_safe(self) -> bool:  # type: ignore[override]
+        return self.config.runtime.startswith("ort-")  # torch's HF tokenizer is not
+
+    @property
     def session(self) -> Any:
         """The ONNX Runtime session of this variant (exported on first use)."""
         if self._session is None:

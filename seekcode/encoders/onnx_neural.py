@@ -79,6 +79,7 @@ class OnnxNeuralEncoder(NeuralFeatures, Encoder):
     """A trained nbow/cnn/rnn/selfatt/deepsem model on ONNX Runtime."""
 
     batch_size = 256
+    thread_safe = True
 
     def __init__(self, cfg: NeuralConfig, query_tok: SubwordTokenizer,
                  code_tok: SubwordTokenizer, directory: Path, graphs: dict[str, Any]):

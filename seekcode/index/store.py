@@ -70,6 +70,11 @@ class _QueryBatcher:
         self._pending: list[tuple[Encoder, str, list[np.ndarray]]] = []
 
     def encode(self, encoder: Encoder, text: str) -> np.ndarray:
+        if encoder.thread_safe:
+            # ONNX Runtime sessions run concurrent calls in parallel: at concurrency 16
+            # that doubled query throughput over batching on one thread
+            # (benchmarks/results/runtime.md).
+            return encoder.encode_queries([text], progress=False)
         slot: list[np.ndarray] = []
         with self._queue:
             self._pending.append((encoder, text, slot))
