@@ -214,6 +214,8 @@ def test_concurrent_searches_while_updates_publish(built: Path) -> None:
 class _NotThreadSafe(FakeEncoder):
     """Fails like a HF fast tokenizer when two threads encode at once; records batch sizes."""
 
+    thread_safe = False  # the lexical encoder it extends is; this one must go through the batcher
+
     def __init__(self) -> None:
         super().__init__()
         self.busy = threading.Lock()
