@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, write_report  # noqa: E402
+from common import load_average, machine, write_report  # noqa: E402
 
 # The torch runtimes (benchmarks/bench_runtime.py compares them with ONNX Runtime).
 CONFIGS = [("fp32, 256 tokens", 256, False), ("fp32, 128 tokens", 128, False),
@@ -86,17 +86,10 @@ def main() -> None:
            "The default is fp32 at 128 tokens (MiniLM was trained at 128); `--encoder minilm-int8`",
            "trades a little MRR for about 1.5-3x speed depending on load.",
            "", "Command: `python benchmarks/bench_encoding.py {}`; {}, load average {}.".format(
-               " ".join(sys.argv[1:]), machine()["date"], _load())]
+               " ".join(sys.argv[1:]), machine()["date"], load_average())]
     path = write_report("encoding", {"machine": machine(), "rows": rows}, "\n".join(md) + "\n")
     print("\n".join(md))
     print(f"report: {path}", file=sys.stderr)
-
-
-def _load() -> str:
-    try:
-        return open("/proc/loadavg").read().split()[0]
-    except OSError:
-        return "unknown"
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import OUT, machine, write_report  # noqa: E402
+from common import OUT, load_average, machine, write_report  # noqa: E402
 
 RUNTIMES = ["torch", "torch-int8", "ort-fp32", "ort-opt", "ort-int8", "ort-int8pc",
             "ort-int8-keepffn"]
@@ -196,7 +196,7 @@ def main() -> None:
     from seekcode.eval.metrics import mrr, pool_ranks
 
     runtimes = args.runtimes.split(",")
-    results: dict[str, Any] = {"machine": machine(), "load_start": _load(), "pools": {},
+    results: dict[str, Any] = {"machine": machine(), "load_start": load_average(), "pools": {},
                                "default": DEFAULT_RUNTIME}
     for spec in [] if args.skip_encoding else args.pool:
         name, _, path = spec.partition("=")
@@ -217,7 +217,7 @@ def main() -> None:
             rows.append(row)
             print(f"  {row}", file=sys.stderr, flush=True)
         results["pools"][name] = {"path": path, "n": len(recs), "languages": langs, "rows": rows}
-        results["load_end"] = _load()
+        results["load_end"] = load_average()
         write_report(args.report, results, markdown(results, args))  # partial, after each pool
         if "padding" not in results:
             results["padding"] = padding_table(recs, DEFAULT_RUNTIME)
@@ -230,7 +230,7 @@ def main() -> None:
                                            "queries_per_s": m["queries_per_s"]})
     if args.index:
         results["process"] = process_section(args.index, args.runs)
-    results["load_end"] = _load()
+    results["load_end"] = load_average()
     path = write_report(args.report, results, markdown(results, args))
     print(path.read_text())
 
@@ -298,13 +298,6 @@ def markdown(res: dict[str, Any], args: argparse.Namespace) -> str:
            f"{res['machine']['date']}, load average {res['load_start']} at the start, "
            f"{res['load_end']} at the end (a shared machine: compare within this table)."]
     return "\n".join(md) + "\n"
-
-
-def _load() -> str:
-    try:
-        return open("/proc/loadavg").read().split()[0]
-    except OSError:
-        return "unknown"
 
 
 if __name__ == "__main__":

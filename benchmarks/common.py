@@ -24,6 +24,14 @@ def machine() -> dict[str, Any]:
             "platform": platform.platform(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
+def load_average() -> str:
+    """The 1-minute load average, for reports measured on a shared machine."""
+    try:
+        return open("/proc/loadavg").read().split()[0]
+    except OSError:
+        return "unknown"
+
+
 def write_report(name: str, data: dict[str, Any], markdown: str) -> Path:
     """benchmarks/out/NAME.json + NAME.md, and a committed copy of the markdown in results/."""
     OUT.mkdir(parents=True, exist_ok=True)
