@@ -87,6 +87,12 @@ def build_lock(root: Path) -> Iterator[None]:
         os.close(fd)  # releases the flock
 
 
+def sqlite_uri(path: Path, read_only: bool = False) -> str:
+    """A SQLite `file:` URI for `path`. as_uri() needs an absolute path, and index
+    folders are often relative (`seekcode index ... -o runs/idx`)."""
+    return Path(path).resolve().as_uri() + ("?mode=ro" if read_only else "")
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

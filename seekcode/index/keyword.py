@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from seekcode.corpus.tokens import split_identifier
+from seekcode.index import files
 
 # Identifiers, dotted names kept together (`os.path.join`, `HTTPConnection.request`).
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -96,7 +97,7 @@ class KeywordIndex:
         import bm25s
 
         weights = weights or Weights()
-        src = sqlite3.connect(meta.resolve().as_uri() + "?mode=ro", uri=True)
+        src = sqlite3.connect(files.sqlite_uri(meta, read_only=True), uri=True)
         try:
             docs = [record_terms(json.loads(raw), weights)
                     for (raw,) in src.execute("SELECT record FROM records ORDER BY id")]

@@ -698,10 +698,9 @@ def _write_vectors(gen: Path, n: int, prev: Path | None, encoder: Encoder, cache
     dim = int(encoder.dim)
     rows = _NpyRows.create(gen / VECTORS, n, dim)
     old = _previous_rows(prev, encoder.id, dim)
-    # as_uri() needs an absolute path: `seekcode index ... -o runs/idx` is relative.
-    db = sqlite3.connect((gen / META).resolve().as_uri(), uri=True)
+    db = sqlite3.connect(files.sqlite_uri(gen / META), uri=True)
     if old is not None:
-        db.execute("ATTACH DATABASE ? AS prev", (old.meta.resolve().as_uri() + "?mode=ro",))
+        db.execute("ATTACH DATABASE ? AS prev", (files.sqlite_uri(old.meta, read_only=True),))
     reused = encoded = 0
     try:
         with tqdm(total=n, desc="indexing", unit="fn", disable=not progress or not n) as bar:

@@ -176,7 +176,7 @@ def _changed_functions(before: Path | None, after: Path) -> tuple[int, int]:
     were dropped there), so a big index is never held in memory as a set.
     """
     if before is None or not (before / META).is_file():
-        db = sqlite3.connect((after / META).resolve().as_uri() + "?mode=ro", uri=True)
+        db = sqlite3.connect(files.sqlite_uri(after / META, read_only=True), uri=True)
         try:
             return int(db.execute(
                 "SELECT COUNT(*) FROM (SELECT DISTINCT path, func_name FROM records)"
@@ -185,9 +185,9 @@ def _changed_functions(before: Path | None, after: Path) -> tuple[int, int]:
             db.close()
     if before == after:
         return 0, 0
-    db = sqlite3.connect((after / META).resolve().as_uri() + "?mode=ro", uri=True)
+    db = sqlite3.connect(files.sqlite_uri(after / META, read_only=True), uri=True)
     try:
-        db.execute("ATTACH DATABASE ? AS old", ((before / META).resolve().as_uri() + "?mode=ro",))
+        db.execute("ATTACH DATABASE ? AS old", (files.sqlite_uri(before / META, read_only=True),))
         count = "SELECT COUNT(*) FROM (SELECT path, func_name FROM {} EXCEPT SELECT path, func_name FROM {})"
         added = db.execute(count.format("main.records", "old.records")).fetchone()[0]
         removed = db.execute(count.format("old.records", "main.records")).fetchone()[0]
