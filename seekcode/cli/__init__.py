@@ -6,13 +6,15 @@ import argparse
 import importlib
 import sys
 
+from seekcode.errors import BUG_NOTE, InputError
+
 # Subcommand modules, in the order `seekcode --help` lists them.
 COMMANDS = ("corpus", "index", "search", "similar", "eval", "predict", "train", "serve", "mcp",
             "demo")
 
 
-class UsageError(Exception):
-    """Bad input from the user: printed as one line, exit status 2."""
+class UsageError(InputError):
+    """An argument or combination of arguments the command refuses: exit status 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,18 +35,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command: 0 ok, 2 input refused (one line on stderr), 130 interrupted.
+
+    Only an InputError is input refused; any other exception is a bug and propagates
+    with its traceback (exit status 1), so it never passes for a usage error.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
-    from seekcode.index.store import IndexError_
-
     try:
         return int(args.run(args) or 0)
-    except (UsageError, IndexError_, FileNotFoundError, ValueError) as e:
+    except InputError as e:
         print(f"seekcode {args.command}: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"seekcode {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:
+        e.add_note(f"seekcode {args.command}: {BUG_NOTE} and the command")
+        raise
 
 
 if __name__ == "__main__":

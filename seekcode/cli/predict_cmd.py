@@ -30,8 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def read_query_list(path: Path) -> list[str]:
-    if not path.exists():
-        raise UsageError(f"{path}: no such query file")
+    if not path.is_file():
+        raise UsageError(f"{path}: {'a folder, not a' if path.is_dir() else 'no such'} query file")
     text = path.read_text(encoding="utf-8", errors="replace")
     if path.suffix.lower() == ".csv":
         rows = list(csv.DictReader(text.splitlines()))

@@ -24,6 +24,7 @@ from seekcode.corpus.sources import (
 )
 from seekcode.corpus.split import DEFAULT_FRACTIONS, SplitReport, check_fractions, partition
 from seekcode.corpus.walk import generated_reason
+from seekcode.errors import InputError
 
 
 def iter_functions(
@@ -192,7 +193,7 @@ def build(
     start = time.perf_counter()
     check_fractions(fractions)  # fail before the long part, not after it
     if max_records is not None and max_records < 0:
-        raise ValueError(f"max_records must be >= 0, got {max_records}")
+        raise InputError(f"max_records must be >= 0, got {max_records}")
     skips = skips if skips is not None else SkipReport()
     given_specs = [s for s in sources if is_given_dataset(s)]
     extract_specs = [s for s in sources if s not in given_specs]

@@ -30,6 +30,7 @@ from typing import IO, Any
 from seekcode.corpus.jsonl import read_records
 from seekcode.corpus.record import Record
 from seekcode.corpus.skips import SkipReport
+from seekcode.errors import InputError
 
 PARTITIONS = ("train", "valid", "test")
 _POOL_NAME = re.compile(r"^(?P<lang>[a-z]+)_dedupe_definitions_v2\.pkl(?:\.gz)?$")
@@ -69,7 +70,7 @@ def read_splits(root: str | Path, skips: SkipReport | None = None) -> Iterator[R
     skips = skips if skips is not None else SkipReport()
     files = split_files(root)
     if not files:
-        raise ValueError(f"{root}: no {{lang}}/final/jsonl/{{train,valid,test}}/*.jsonl.gz files")
+        raise InputError(f"{root}: no {{lang}}/final/jsonl/{{train,valid,test}}/*.jsonl.gz files")
     for part, path in files:
         for record in read_records(path, skips):
             record.partition = part
@@ -138,14 +139,14 @@ def load_definitions(path: str | Path) -> list[dict[str, Any]]:
         try:
             data = _PlainDataUnpickler(bounded).load()
         except MemoryError:  # a bytes claim is allocated before it is read
-            raise ValueError(f"{path}: not a CodeSearchNet definitions pickle (an item claims "
+            raise InputError(f"{path}: not a CodeSearchNet definitions pickle (an item claims "
                              "more memory than can be allocated; corrupt or hostile)") from None
         except (pickle.UnpicklingError, EOFError, ValueError, OSError, IndexError,
                 OverflowError) as e:
-            raise ValueError(f"{path}: not a CodeSearchNet definitions pickle "
+            raise InputError(f"{path}: not a CodeSearchNet definitions pickle "
                              f"({type(e).__name__}: {e})") from None
     if not isinstance(data, list):
-        raise ValueError(f"{path}: expected a list of definitions, found {type(data).__name__}")
+        raise InputError(f"{path}: expected a list of definitions, found {type(data).__name__}")
     return data
 
 
@@ -170,7 +171,7 @@ def definition_record(d: dict[str, Any], language: str = "") -> Record:
     """One search-pool entry as a Record (the pool's field names mapped to CodeSearchNet's)."""
     code = d.get("function")
     if not isinstance(code, str) or not code.strip():
-        raise ValueError("no 'function' field")
+        raise InputError("no 'function' field")
     extra = {
         k: v
         for k, v in d.items()

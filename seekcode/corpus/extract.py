@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from seekcode.corpus.languages import LANGUAGE_EXTRACTORS
+from seekcode.errors import InputError
 
 
-class ParseError(ValueError):
+class ParseError(InputError):
     """The file could not be parsed as its language (the caller skips it with a reason)."""
 
 

@@ -13,6 +13,7 @@ from typing import IO, Any
 
 from seekcode.corpus.record import Record
 from seekcode.corpus.skips import SkipReport
+from seekcode.errors import InputError
 
 
 def _open_text(path: Path, mode: str) -> IO[str]:
@@ -21,7 +22,7 @@ def _open_text(path: Path, mode: str) -> IO[str]:
     return open(path, mode, encoding="utf-8", errors="strict")
 
 
-class BadLine(ValueError):
+class BadLine(InputError):
     """A jsonl line that cannot be read; the message is the counted skip reason."""
 
 
@@ -94,7 +95,7 @@ def _parsed_lines(path: Path, skips: SkipReport) -> Iterator[tuple[str, Any]]:
             except StopIteration:
                 return
             except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
-                raise ValueError(f"{path}: not a readable gzip file ({e})") from e
+                raise InputError(f"{path}: not a readable gzip file ({e})") from e
             if not line.strip():
                 continue
             where = f"{path}:{lineno}"
@@ -119,7 +120,7 @@ def read_records(path: str | Path, skips: SkipReport | None = None) -> Iterator[
             yield from read_records(f, skips)
         return
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such corpus file")
+        raise InputError(f"{path}: no such corpus file")
     for where, obj in _parsed_lines(path, skips):
         try:
             yield Record.from_dict(obj)

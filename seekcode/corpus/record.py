@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seekcode.corpus.tokens import code_tokens, docstring_summary, docstring_tokens
+from seekcode.errors import InputError
 
 FIELDS = (
     "repo",
@@ -36,7 +37,7 @@ def _check_text(key: str, value: str) -> None:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError(f"{key}: lone surrogate in the text (not encodable as UTF-8)") from None
+        raise InputError(f"{key}: lone surrogate in the text (not encodable as UTF-8)") from None
 
 
 def _deeper_than(value: Any, limit: int) -> bool:
@@ -116,10 +117,10 @@ class Record:
         line is skipped when read instead of breaking every search that returns it.
         """
         if not isinstance(d, dict):
-            raise ValueError("not a JSON object")
+            raise InputError("not a JSON object")
         code = d.get("code") or d.get("original_string") or d.get("function")
         if not isinstance(code, str) or not code.strip():
-            raise ValueError("no 'code' field")
+            raise InputError("no 'code' field")
         known: dict[str, Any] = {}
         for key in FIELDS:
             value = d.get(key)
@@ -127,9 +128,9 @@ class Record:
                 continue
             if key in ("code_tokens", "docstring_tokens"):
                 if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
-                    raise ValueError(f"{key}: expected a list of strings")
+                    raise InputError(f"{key}: expected a list of strings")
             elif not isinstance(value, str):
-                raise ValueError(f"{key}: expected text, got {type(value).__name__}")
+                raise InputError(f"{key}: expected text, got {type(value).__name__}")
             known[key] = value
         known["code"] = code
         for key in ("start_line", "end_line"):
@@ -137,7 +138,7 @@ class Record:
             if value is None:
                 continue
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_LINE:
-                raise ValueError(f"{key}: not a line number ({str(value)[:20]!r})")
+                raise InputError(f"{key}: not a line number ({str(value)[:20]!r})")
             known[key] = value
         for key, value in known.items():
             if isinstance(value, str):
@@ -146,7 +147,7 @@ class Record:
                  and k != "function"}
         for key, value in extra.items():
             if _deeper_than(value, MAX_EXTRA_DEPTH):
-                raise ValueError(f"{key}: nested over {MAX_EXTRA_DEPTH} levels")
+                raise InputError(f"{key}: nested over {MAX_EXTRA_DEPTH} levels")
         return cls(**known, extra=extra)
 
     def to_dict(self) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from seekcode.corpus.sources import (
     folder_entries,
 )
 from seekcode.corpus.walk import Entry
+from seekcode.errors import InputError
 
 
 def index_options(max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> SourceOptions:
@@ -55,7 +56,7 @@ def iter_repo_records(
     """
     root = Path(root).resolve()
     if not root.is_dir():
-        raise FileNotFoundError(f"{root}: not a folder")
+        raise InputError(f"{root}: not a folder")
     options = index_options(max_file_bytes)
     store = ExtractionCache(cache) if cache is not None else None
     files: Iterator[tuple[str, Entry]] = folder_entries(root, options, skips)

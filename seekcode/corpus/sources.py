@@ -27,6 +27,7 @@ from pathlib import Path
 from seekcode.corpus.extract import EXTRACTORS
 from seekcode.corpus.skips import SkipReport
 from seekcode.corpus.walk import Entry, WalkOptions, read_path, walk
+from seekcode.errors import InputError
 
 DEFAULT_MAX_FILE_BYTES = 1 << 20
 
@@ -44,11 +45,11 @@ _PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 _MIN_PACKAGES_FOR_COLLECTION = 3
 
 
-class SourceError(ValueError):
+class SourceError(InputError):
     """A source spec that cannot be used at all (no such folder, pip failed, ...)."""
 
 
-class DecodeError(ValueError):
+class DecodeError(InputError):
     """File bytes that are not source text; `reason` is the skip reason."""
 
     def __init__(self, reason: str) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from seekcode.corpus.record import Record
+from seekcode.errors import InputError
 
 PARTITIONS = ("train", "valid", "test")
 DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
@@ -40,7 +41,7 @@ class SplitReport:
 def check_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
     """Validate (train, valid, test) shares: three, non-negative, summing to 1."""
     if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
-        raise ValueError(f"split fractions must be three shares summing to 1, got {fractions}")
+        raise InputError(f"split fractions must be three shares summing to 1, got {fractions}")
     return fractions[0], fractions[1], fractions[2]
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from seekcode.corpus.record import Record
+from seekcode.errors import InputError
 
 CONFIG_FILE = "encoder.json"
 
@@ -95,7 +96,7 @@ def _resolve(kind: str) -> type[Encoder]:
         target = ENCODER_TYPES[kind]
     except KeyError:
         known = ", ".join(sorted(ENCODER_TYPES))
-        raise ValueError(f"unknown encoder type {kind!r} (known: {known})") from None
+        raise InputError(f"unknown encoder type {kind!r} (known: {known})") from None
     module, _, cls_name = target.partition(":")
     cls = getattr(importlib.import_module(module), cls_name)
     return cls  # type: ignore[no-any-return]
@@ -128,7 +129,7 @@ def load_encoder(spec: str | Path | None = None) -> Encoder:
         return _resolve(cfg["type"]).load(path)
     if str(spec) in ENCODER_TYPES:
         return _resolve(str(spec))()
-    raise ValueError(
+    raise InputError(
         f"{spec}: not an encoder (expected 'minilm', 'minilm-int8', 'minilm:RUNTIME' or a model directory with {CONFIG_FILE}; "
         "train one with `seekcode train encoder`)"
     )

@@ -18,6 +18,7 @@ import numpy as np
 
 from seekcode.corpus.record import Record
 from seekcode.encoders.base import Encoder, batched_by_length
+from seekcode.errors import InputError
 
 # Never reach for a model hub: everything is on disk.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -46,7 +47,7 @@ class MiniLMConfig:
 
     def __post_init__(self) -> None:
         if self.runtime not in RUNTIMES:
-            raise ValueError(f"MiniLM runtime {self.runtime!r}: expected one of {', '.join(RUNTIMES)}")
+            raise InputError(f"MiniLM runtime {self.runtime!r}: expected one of {', '.join(RUNTIMES)}")
 
 
 def bundled_model_path() -> Path:
@@ -185,7 +186,7 @@ class MiniLMEncoder(Encoder):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> MiniLMEncoder:
         if "runtime" not in config:
-            raise ValueError(
+            raise InputError(
                 "this index was built by seekcode before encoders ran on ONNX Runtime; "
                 "re-index it: seekcode index SOURCE -o INDEX [--encoder minilm]"
             )

@@ -41,6 +41,7 @@ from seekcode.encoders.onnx_neural import (
 )
 from seekcode.encoders.text import modality_words, query_words
 from seekcode.encoders.tokenizer import SubwordTokenizer
+from seekcode.errors import InputError
 
 __all__ = ["NeuralConfig", "NeuralEncoder", "BiEncoderModule", "encoder_class"]
 
@@ -344,4 +345,4 @@ def encoder_class(kind: str) -> type[NeuralEncoder]:
     try:
         return _CLASSES[kind]
     except KeyError:
-        raise ValueError(f"unknown trainable encoder {kind!r} (known: {', '.join(_CLASSES)})") from None
+        raise InputError(f"unknown trainable encoder {kind!r} (known: {', '.join(_CLASSES)})") from None

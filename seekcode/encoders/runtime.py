@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from seekcode.errors import InputError
+
 # The ONNX opset of every export (ONNX Runtime 1.20 runs up to 21).
 OPSET = 17
 
@@ -32,7 +34,7 @@ def set_threads(n: int | None) -> None:
     """
     global _THREADS
     if n is not None and n < 1:
-        raise ValueError(f"threads {n}: at least 1")
+        raise InputError(f"threads {n}: at least 1")
     _THREADS = n
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from seekcode.corpus.jsonl import read_json_lines
 from seekcode.corpus.skips import SkipReport
 from seekcode.corpus.tokens import docstring_summary
+from seekcode.errors import InputError
 
 if TYPE_CHECKING:
     from seekcode.index.store import Index
@@ -43,7 +44,7 @@ def corpus_queries(index: Index, max_queries: int | None = None, seed: int = 0) 
     Uses the `test` partition when the index has one, otherwise every record.
     """
     if max_queries is not None and max_queries < 1:
-        raise ValueError(f"--max-queries {max_queries}: evaluate at least 1 query")
+        raise InputError(f"--max-queries {max_queries}: evaluate at least 1 query")
     partitions = index.manifest.get("partitions", {})
     partition = "test" if partitions.get("test") else None
     texts, relevant = [], []
@@ -70,8 +71,8 @@ def load_queries(path: str | Path, index: Index) -> QuerySet:
     """A jsonl query set ({"query", "relevant": [url...]} or {"relevance": {url: grade}})
     or CodeSearchNet's annotationStore.csv (Language, Query, GitHubUrl, Relevance)."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such query file")
+    if not path.is_file():
+        raise InputError(f"{path}: {'a folder, not a' if path.is_dir() else 'no such'} query file")
     if path.suffix.lower() == ".csv":
         return _annotation_queries(path, index)
     skips = SkipReport()
@@ -101,7 +102,7 @@ def load_queries(path: str | Path, index: Index) -> QuerySet:
         grades.append({str(u): float(g) for u, g in graded.items()} if graded else {})
         langs.append(str(obj.get("language", "")))
     if not texts:
-        raise ValueError(f"{path}: no usable queries ({skips.summary()})")
+        raise InputError(f"{path}: no usable queries ({skips.summary()})")
     has_grades = any(grades)
     return QuerySet(texts, relevant, grades if has_grades else [], langs, source=str(path),
                     skips=skips)
@@ -115,7 +116,7 @@ def _annotation_queries(path: Path, index: Index) -> QuerySet:
         reader = csv.DictReader(f)
         needed = {"Language", "Query", "GitHubUrl", "Relevance"}
         if not reader.fieldnames or not needed <= set(reader.fieldnames):
-            raise ValueError(f"{path}: expected columns {sorted(needed)}, got {reader.fieldnames}")
+            raise InputError(f"{path}: expected columns {sorted(needed)}, got {reader.fieldnames}")
         for n, row in enumerate(reader, 2):
             try:
                 grade = float(row["Relevance"])

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from seekcode.errors import InputError
 from seekcode.eval.metrics import candidate_ranks, ndcg, reciprocal_ranks, summarize_ranks
 from seekcode.eval.queries import QuerySet, corpus_queries
 from seekcode.index.search import QUERY_BLOCK, Searcher, search_top_k, sort_candidates
@@ -44,7 +45,7 @@ def evaluate(index: Index, queries: QuerySet | None = None,
     ("keyword", "hybrid": seekcode.eval.modes)."""
     qs = queries if queries is not None else corpus_queries(index)
     if len(qs) == 0:
-        raise ValueError("no queries to evaluate (the index has no records with docstrings)")
+        raise InputError("no queries to evaluate (the index has no records with docstrings)")
     qvecs = index.encoder.encode_queries(qs.texts, progress=progress)
     result: dict[str, Any] = {"n_queries": len(qs), "n_records": index.count,
                               "queries": qs.source, "encoder": index.manifest["encoder"]["id"]}

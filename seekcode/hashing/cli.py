@@ -45,14 +45,15 @@ def config_from_args(args: argparse.Namespace) -> HashConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    from seekcode.errors import InputError
     from seekcode.hashing.coshc import build_hook
-    from seekcode.index.store import Index, IndexError_
+    from seekcode.index.store import Index
 
     try:
         config = config_from_args(args)
         index = Index.open(args.index)
         index = index.update_extras(build_hook(index.encoder, config))
-    except (IndexError_, ValueError) as e:
+    except InputError as e:
         print(f"seekcode train hash: {e}", file=sys.stderr)
         return 2
     info = index.manifest["extras"]["coshc"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from seekcode.errors import InputError
+
 
 def kmeans(vectors: np.ndarray, k: int, seed: int = 0, niter: int = 25) -> np.ndarray:
     """(k, dim) float32 centroids of the code vectors; fewer records than k is an error."""
@@ -11,7 +13,7 @@ def kmeans(vectors: np.ndarray, k: int, seed: int = 0, niter: int = 25) -> np.nd
 
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     if len(x) < k:
-        raise ValueError(f"{len(x)} records cannot form {k} categories; lower k (--categories)")
+        raise InputError(f"{len(x)} records cannot form {k} categories; lower k (--categories)")
     km = faiss.Kmeans(x.shape[1], k, niter=niter, seed=seed, verbose=False,
                       max_points_per_centroid=2048)
     km.train(x)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from seekcode.errors import InputError
+
 # Ways to split the recall budget N over the code categories (searcher.py):
 #   "distribution": the paper's eq. 7, R_i = max(floor(p_i * (N - k)), 1)
 #   "none":         one Hamming top-N over the whole index (the paper's "w/o classification")
@@ -79,11 +81,11 @@ class HashConfig:
 
     def __post_init__(self) -> None:
         if self.routing not in ROUTINGS:
-            raise ValueError(f"routing {self.routing!r}: expected one of {', '.join(ROUTINGS)}")
+            raise InputError(f"routing {self.routing!r}: expected one of {', '.join(ROUTINGS)}")
         if self.bits <= 0 or self.bits % 8:
-            raise ValueError(f"bits={self.bits}: must be a positive multiple of 8")
+            raise InputError(f"bits={self.bits}: must be a positive multiple of 8")
         if self.k < 1:
-            raise ValueError(f"k={self.k}: need at least one category")
+            raise InputError(f"k={self.k}: need at least one category")
 
     @classmethod
     def paper(cls, **overrides: Any) -> HashConfig:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from seekcode.errors import InputError
 from seekcode.hashing import clusters
 from seekcode.hashing.classifier import CategoryClassifier, train_classifier
 from seekcode.hashing.config import HashConfig
@@ -121,7 +122,7 @@ def fit(vectors: np.ndarray, pairs: np.ndarray, query_vectors: np.ndarray, confi
     (vectors[pairs[i]], query_vectors[i]): a code and the description written for it."""
     t0 = time.perf_counter()
     if len(pairs) < 2:
-        raise ValueError("CoSHC needs at least 2 records with a docstring to learn from")
+        raise InputError("CoSHC needs at least 2 records with a docstring to learn from")
     k = min(config.k, len(vectors))
     vd = np.asarray(query_vectors, dtype=np.float32)
     vc = np.asarray(vectors[pairs], dtype=np.float32)

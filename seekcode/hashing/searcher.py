@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from seekcode.errors import InputError
 from seekcode.hashing.budget import one_category_budget, recall_budget
 from seekcode.hashing.classifier import CategoryClassifier
 from seekcode.hashing.config import ROUTINGS, HashConfig
@@ -21,7 +22,7 @@ _RERANK_CHUNK = 32  # queries per gather: 32 x N x dim floats stay well under 10
 
 def _check_routing(routing: str) -> str:
     if routing not in SEARCH_ROUTINGS:
-        raise ValueError(f"routing {routing!r}: expected one of {', '.join(SEARCH_ROUTINGS)}")
+        raise InputError(f"routing {routing!r}: expected one of {', '.join(SEARCH_ROUTINGS)}")
     return routing
 
 

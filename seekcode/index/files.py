@@ -18,6 +18,8 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from seekcode.errors import InputError
+
 CURRENT = "current"
 GEN_PREFIX = "gen-"
 LOCK = ".lock"
@@ -31,7 +33,7 @@ class BuildLocked(RuntimeError):
     """Another process is building this index directory right now."""
 
 
-class NotAnIndexDir(ValueError):
+class NotAnIndexDir(InputError):
     """An output or index path seekcode must not write to or cannot read as an index."""
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seekcode.errors import InputError
 from seekcode.index.keyword import KeywordIndex, Weights
 from seekcode.index.search import Artifacts, top_k
 
@@ -101,5 +102,5 @@ class Ranker:
 
 def check_mode(mode: str) -> str:
     if mode not in MODES:
-        raise ValueError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
+        raise InputError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
     return mode

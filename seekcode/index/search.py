@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from seekcode.errors import InputError
+
 # The longest query any front end accepts; longer text is not a description of a function.
 MAX_QUERY_CHARS = 1000
 MAX_GLOB_CHARS = 256
@@ -21,7 +23,7 @@ MAX_GLOB_CHARS = 256
 QUERY_BLOCK = 64
 
 
-class QueryError(ValueError):
+class QueryError(InputError):
     """A query no index can answer. `field` ("q" or "k") names the bad input."""
 
     def __init__(self, field: str, message: str):

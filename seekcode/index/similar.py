@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from seekcode.corpus.record import Record
+from seekcode.errors import InputError
 from seekcode.index.search import Hit, search_top_k
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 MAX_CODE_CHARS = 100_000
 
 
-class NotFound(ValueError):
+class NotFound(InputError):
     """No function of the index at the place asked; the message says what there is."""
 
 
@@ -67,12 +68,12 @@ def similar(index: Index, *, url: str | None = None, path: str | None = None,
     """Functions like the one given by exactly one of `url`, `path` + `line`, or `code`."""
     given = [name for name, v in (("path", path), ("code", code), ("url", url)) if v]
     if len(given) != 1:
-        raise ValueError("give exactly one of path+line, code or url "
+        raise InputError("give exactly one of path+line, code or url "
                          f"(got {', '.join(given) or 'none'})")
     if code:
         return similar_to_code(index, code, language, k, allowed)
     if path and line is None:
-        raise ValueError("path needs a line: any line inside the function")
+        raise InputError("path needs a line: any line inside the function")
     row = function_by_url(index, url) if url else function_at(index, path or "", line or 0)
     return similar_to_row(index, row, k, allowed)
 
@@ -89,9 +90,9 @@ def similar_to_code(index: Index, code: str, language: str = "", k: int = 10,
     """The k functions most similar to pasted `code`, without copies of it."""
     text = code.strip("\n")
     if not text.strip():
-        raise ValueError("empty code; paste the function to compare")
+        raise InputError("empty code; paste the function to compare")
     if len(text) > MAX_CODE_CHARS:
-        raise ValueError(f"code of {len(text):,} characters; at most {MAX_CODE_CHARS:,} "
+        raise InputError(f"code of {len(text):,} characters; at most {MAX_CODE_CHARS:,} "
                          "(paste one function)")
     lang = (language or _only_language(index)).lower()
     record = Record(code=text, language=lang, func_name=_guess_name(text))

@@ -31,6 +31,7 @@ import numpy as np
 
 from seekcode.corpus.record import Record
 from seekcode.encoders.base import Encoder, encoder_from_spec
+from seekcode.errors import InputError
 from seekcode.index import files, searchers
 from seekcode.index.cache import VectorCache
 from seekcode.index.search import Hit, Searcher, search_top_k
@@ -50,7 +51,7 @@ _VECTOR_BATCH = 4096
 _ROWS_PER_COMMIT = 20_000
 
 
-class IndexError_(Exception):
+class IndexError_(InputError):
     """An index that cannot be opened or used as asked; the message names the fix."""
 
 
@@ -475,7 +476,7 @@ class Index:
 
         check_mode(mode)
         if searcher not in (None, "exact"):
-            raise ValueError(f"mode {mode} scores every record; it takes no searcher "
+            raise InputError(f"mode {mode} scores every record; it takes no searcher "
                              f"({searcher!r}): drop the searcher or use mode semantic")
         with self._lock:
             if self._ranker is None:

@@ -1,24 +1,30 @@
 """The MCP tools: search, similar, get_function and index_status over a Workspace.
 
-Every tool validates its arguments and raises `ToolError` with the reason, which the
-SDK returns as a tool error (`isError: true`); the server process never dies of a
-bad call. Results are plain JSON objects (structured content).
+Every tool validates its arguments: input it refuses (an `InputError`) becomes a
+`ToolError` with the reason, which the SDK returns as a tool error (`isError: true`).
+Any other exception is a bug: its traceback goes to stderr and the tool error says
+it is one, so an agent does not retry with other arguments. Either way the server
+process never dies of a call. Results are plain JSON objects (structured content).
 """
 
 from __future__ import annotations
 
+import functools
+import sys
+import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from mcp.server.fastmcp import FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
 from pydantic import Field
 
 from seekcode.encoders.base import Encoder
+from seekcode.errors import BUG_NOTE, InputError
 from seekcode.index.search import Hit
-from seekcode.index.store import IndexError_
-from seekcode.mcp.workspace import Served, Workspace, WorkspaceError
-from seekcode.server.service import MAX_K, BadRequest
+from seekcode.mcp.workspace import Served, Workspace
+from seekcode.server.service import MAX_K
 
 INSTRUCTIONS = """\
 seekcode searches the functions of indexed code bases by meaning. Use `search` with a
@@ -35,11 +41,35 @@ CompactArg = Annotated[bool, Field(
                 "fetch a hit's code later with get_function(url)")]
 
 
+R = TypeVar("R")
+
+
+def tool_errors(fn: Callable[..., R]) -> Callable[..., R]:
+    """`fn` with an InputError turned into a ToolError with its reason, and any other
+    exception (a bug) logged with its traceback and reported as one."""
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except ToolError:
+            raise
+        except InputError as e:
+            raise ToolError(str(e)) from None
+        except Exception as e:
+            traceback.print_exc(file=sys.stderr)  # stdio MCP: stderr is the server's log
+            raise ToolError(f"internal error ({type(e).__name__}: {e}); {BUG_NOTE} "
+                            "from the server's log") from e
+
+    return call
+
+
 def build_server(workspace: Workspace) -> FastMCP:
     """The FastMCP server with seekcode's tools bound to `workspace`."""
     mcp = FastMCP("seekcode", instructions=INSTRUCTIONS)
 
     @mcp.tool()
+    @tool_errors
     def search(
         query: Annotated[str, Field(description="what the function should do, in plain "
                                     "English, or a name such as parse_qsl")],
@@ -61,15 +91,13 @@ def build_server(workspace: Workspace) -> FastMCP:
         `end_line`, `func_name`, `language`, `score` (cosine similarity) and `code`.
         """
         served = _served(workspace, index)
-        try:
-            result = served.service.search(query, k, lang, path, None, mode)
-        except BadRequest as e:
-            raise ToolError(str(e)) from None
+        result = served.service.search(query, k, lang, path, None, mode)
         return {"index": served.name, "query": result.params.q, "mode": mode,
                 "searcher": result.searcher,
                 "hits": _hits(result.hits, compact)}
 
     @mcp.tool()
+    @tool_errors
     def similar(
         path: Annotated[str | None, Field(description="file of the function, relative to the "
                                           "indexed folder or absolute under it")] = None,
@@ -89,15 +117,13 @@ def build_server(workspace: Workspace) -> FastMCP:
         function itself is left out of the results.
         """
         served = _served(workspace, index)
-        try:
-            result = served.service.similar(url=url, path=path, line=line, code=code, k=k,
-                                            lang=lang)
-        except BadRequest as e:
-            raise ToolError(str(e)) from None
+        result = served.service.similar(url=url, path=path, line=line, code=code, k=k,
+                                        lang=lang)
         hits = result.hits
         return {"index": served.name, "hits": _hits(hits, compact)}
 
     @mcp.tool()
+    @tool_errors
     def get_function(
         id: Annotated[str, Field(description="the function's url, as a search or similar hit "
                                  "gives it")],
@@ -120,6 +146,7 @@ def build_server(workspace: Workspace) -> FastMCP:
                         "use the url of a search hit")
 
     @mcp.tool()
+    @tool_errors
     def index_status(
         index: IndexArg = None,
         refresh: Annotated[bool, Field(description="when files of an index's source folder "
@@ -138,10 +165,7 @@ def build_server(workspace: Workspace) -> FastMCP:
 
 
 def _served(workspace: Workspace, name: str | None) -> Served:
-    try:
-        return workspace.get(name)
-    except WorkspaceError as e:
-        raise ToolError(str(e)) from None
+    return workspace.get(name)  # WorkspaceError, an InputError: a tool error (tool_errors)
 
 
 def _hits(hits: list[Hit], compact: bool) -> list[dict[str, Any]]:
@@ -154,10 +178,7 @@ def _hits(hits: list[Hit], compact: bool) -> list[dict[str, Any]]:
 
 def serve(paths: list[Path], encoder: Encoder | None = None) -> None:
     """Open the indexes (loading the model once) and serve MCP on stdin/stdout."""
-    try:
-        workspace = Workspace(paths, encoder)
-    except WorkspaceError as e:
-        raise IndexError_(str(e)) from None
+    workspace = Workspace(paths, encoder)  # WorkspaceError: the CLI's one-line exit 2
     for s in workspace.served.values():
         s.live.get().encoder.encode_queries(["warm up"], progress=False)
     build_server(workspace).run("stdio")

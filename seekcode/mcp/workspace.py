@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from seekcode.encoders.base import Encoder
+from seekcode.errors import InputError
 from seekcode.index.store import MANIFEST, Index, IndexError_
 from seekcode.server.live import LiveIndex
 from seekcode.server.service import SearchService
 
 
-class WorkspaceError(ValueError):
+class WorkspaceError(InputError):
     """A tool argument naming no index, or an index that cannot answer; says what exists."""
 
 

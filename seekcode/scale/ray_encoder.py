@@ -19,6 +19,7 @@ import numpy as np
 
 from seekcode.corpus.record import Record
 from seekcode.encoders.base import Encoder, encoder_from_spec
+from seekcode.errors import InputError
 from seekcode.scale import require
 
 # Below this many records a cluster round trip (actor start-up, model load) costs more
@@ -38,7 +39,7 @@ class EncodeActor:
             torch.set_num_threads(max(1, threads))  # the actor's CPU share, no more
         self.encoder = encoder_from_spec(spec)
         if self.encoder.id != spec["id"]:
-            raise ValueError(f"this node opens encoder {spec['id']!r} as {self.encoder.id!r}; "
+            raise InputError(f"this node opens encoder {spec['id']!r} as {self.encoder.id!r}; "
                              "install the same model on every node")
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -101,7 +102,7 @@ class RayEncoder(Encoder):
                     self._started = True
             except (ConnectionError, RuntimeError, ValueError) as e:
                 where = self.address or "a local Ray"
-                raise ValueError(f"--ray {where}: cannot start or join the cluster ({e})") from None
+                raise InputError(f"--ray {where}: cannot start or join the cluster ({e})") from None
             ctx = ray.data.DataContext.get_current()
             ctx.enable_progress_bars = False  # Index.build shows the one progress bar
             ctx.verbose_stats_logs = False

@@ -19,10 +19,11 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
 from seekcode.encoders.base import Encoder
+from seekcode.errors import InputError
 from seekcode.index.search import MAX_QUERY_CHARS
 from seekcode.server import page
 from seekcode.server.live import LiveIndex
-from seekcode.server.service import MAX_K, BadRequest, SearchService, Unavailable, searcher_choice
+from seekcode.server.service import MAX_K, SearchService, Unavailable, searcher_choice
 
 # The page has no script and loads nothing from elsewhere; say so to the browser.
 SECURITY_HEADERS = {
@@ -115,8 +116,10 @@ def create_app(index_path: Path, encoder: Encoder | None = None,
             response.headers.setdefault(name, value)
         return response
 
-    @app.exception_handler(BadRequest)
-    async def bad_request(request: Request, exc: BadRequest) -> JSONResponse:
+    # Input refused (BadRequest and every other InputError) is a 422 with the reason;
+    # any other exception is a bug: FastAPI's 500, with the traceback in the server log.
+    @app.exception_handler(InputError)
+    async def bad_request(request: Request, exc: InputError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
     @app.exception_handler(Unavailable)

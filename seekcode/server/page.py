@@ -22,6 +22,7 @@ from pygments.lexer import Lexer
 from pygments.lexers import TextLexer, get_lexer_by_name
 from pygments.util import ClassNotFound
 
+from seekcode.errors import InputError
 from seekcode.index.search import MAX_QUERY_CHARS, Hit
 from seekcode.server.service import (
     MAX_K,
@@ -89,7 +90,7 @@ def search_page(service: SearchService, q: str, k: str, lang: str, path: str,
         try:
             result = (service.similar(url=like, k=_int(k), lang=lang or None) if like else
                       service.search(q, _int(k), lang, path, searcher_choice(searcher, exact)))
-        except BadRequest as e:
+        except InputError as e:  # a bug is not shown as a form error: it is a 500
             error = str(e)
     chosen = "exact" if exact else searcher
     form = _form(q, k, lang, path, chosen, index.languages(), index.searcher_names(),

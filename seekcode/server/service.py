@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
+from seekcode.errors import InputError
 from seekcode.index.hybrid import MODES
 from seekcode.index.search import Hit, QueryError, check_glob, check_query
 from seekcode.index.store import Index
@@ -15,7 +16,7 @@ from seekcode.server.live import LiveIndex
 MAX_K = 100
 
 
-class BadRequest(ValueError):
+class BadRequest(InputError):
     """A search parameter out of bounds; the message is the reason shown to the user."""
 
 
@@ -111,7 +112,7 @@ class SearchService:
         try:
             hits = similar(index, url=url, path=path, line=line, code=code, language=lang or "",
                            k=k, allowed=index.filter_ids(lang=params.lang))
-        except ValueError as e:  # NotFound included: the reason says what there is
+        except InputError as e:  # NotFound included: the reason says what there is
             raise BadRequest(str(e)) from None
         took = (time.perf_counter() - t0) * 1000
         with self._count_lock:

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from seekcode.errors import InputError
 from seekcode.training.config import MODELS, TrainConfig
 
 
@@ -48,8 +49,11 @@ def run(args: argparse.Namespace) -> int:
         max_epochs=args.epochs, lr=args.lr, threads=args.threads,
         mined_negatives=False if args.no_mining else None, bag_warmup=args.bag_warmup,
     )
+    if args.out.exists() and not args.out.is_dir():
+        raise InputError(f"{args.out}: a file, not a model folder; give a new or existing "
+                         "folder with -o")
     if not 0 <= cfg.bag_warmup <= 1:
-        raise ValueError(f"--bag-warmup {cfg.bag_warmup}: give a share of the budget, 0 to 1")
+        raise InputError(f"--bag-warmup {cfg.bag_warmup}: give a share of the budget, 0 to 1")
     skips = SkipReport()
     records = list(read_records(args.corpus, skips))
     train, valid = split_partitions(records)
@@ -58,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if skips.total:
         print(f"corpus: {skips.summary()}", file=sys.stderr)
     if not train:
-        raise ValueError(f"{args.corpus}: no training records (partition 'train' or none)")
+        raise InputError(f"{args.corpus}: no training records (partition 'train' or none)")
     result = Trainer(cfg, args.out, progress=not args.quiet).fit(train, valid, restart=args.restart)
     summary = {"model": str(args.out.resolve()), **asdict(result)}
     if args.json:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from seekcode.errors import InputError
+
 MODELS = ("nbow", "cnn", "rnn", "selfatt", "deepsem", "minilm")
 
 
@@ -60,7 +62,7 @@ class TrainConfig:
     def for_model(cls, model: str, **overrides: Any) -> TrainConfig:
         """Defaults for a model type; `overrides` (None values ignored) replace fields."""
         if model not in MODELS:
-            raise ValueError(f"unknown model {model!r} (choose from {', '.join(MODELS)})")
+            raise InputError(f"unknown model {model!r} (choose from {', '.join(MODELS)})")
         base: dict[str, Any] = {"model": model}
         if model == "nbow":
             # Embedding tables only: a large step size converges within minutes.

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from seekcode.corpus.record import Record
+from seekcode.errors import InputError
 from seekcode.eval.metrics import mrr, pool_ranks
 from seekcode.training.config import RESUMABLE_CHANGES, TrainConfig
 from seekcode.training.data import duplicate_groups, split_partitions, training_pairs
@@ -119,7 +120,7 @@ class Trainer:
         elif len(held) > cfg.valid_max:
             held = [held[i] for i in sorted(rng.permutation(len(held))[: cfg.valid_max])]
         if len(pairs) < 2:
-            raise ValueError("need at least 2 training pairs (records with a docstring)")
+            raise InputError("need at least 2 training pairs (records with a docstring)")
 
         state = self._load_checkpoint(restart)
         if state is not None:
@@ -347,7 +348,7 @@ class Trainer:
             # code a planted checkpoint names.
             state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError:
-            raise ValueError(
+            raise InputError(
                 f"{path}: refusing to load a checkpoint that holds more than tensors and plain "
                 "data (not written by seekcode, or tampered with); delete it or use --restart"
             ) from None
@@ -358,7 +359,7 @@ class Trainer:
         now = self.cfg.to_dict()
         differs = [k for k in now if k not in RESUMABLE_CHANGES and saved.get(k) != now[k]]
         if differs:
-            raise ValueError(
+            raise InputError(
                 f"{path}: checkpoint was trained with different settings ({', '.join(differs)}); "
                 "use the same settings to resume, or --restart to start over"
             )
