@@ -8,7 +8,7 @@ import sys
 
 # Subcommand modules, in the order `seekcode --help` lists them.
 COMMANDS = ("corpus", "index", "search", "similar", "eval", "predict", "train", "serve", "mcp",
-            "demo")
+            "export", "demo")
 
 
 class UsageError(Exception):
