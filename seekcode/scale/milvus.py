@@ -95,10 +95,10 @@ class Target:
 
 
 def _pymilvus() -> Any:
-    require("pymilvus", "a milvus:// index")
     # pymilvus 2.3 imports pkg_resources, which warns on every start; not the user's concern.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        require("pymilvus", "a milvus:// index")
         import pymilvus
     # Its RPC errors are logged as well as raised; seekcode reports them itself, in one line.
     logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
