@@ -10,7 +10,7 @@ from seekcode.errors import BUG_NOTE, InputError
 
 # Subcommand modules, in the order `seekcode --help` lists them.
 COMMANDS = ("corpus", "index", "search", "similar", "eval", "predict", "train", "serve", "mcp",
-            "demo")
+            "export", "demo")
 
 
 class UsageError(InputError):

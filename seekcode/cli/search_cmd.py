@@ -17,7 +17,8 @@ MAX_K = 1000
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("search", help="find functions matching a plain-English description")
-    p.add_argument("index", help="index directory")
+    p.add_argument("index", help="index directory, or milvus://HOST:PORT/COLLECTION (from "
+                   "`seekcode export`)")
     p.add_argument("query", help='what the function should do, e.g. "read a gzip json file"')
     p.add_argument("-k", type=int, default=10, help="number of results (default 10)")
     add_searcher_arguments(p)
@@ -81,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
 
     query = validate_query(args.query, args.k, args.path)
     set_threads(1)  # one short query gains nothing from a second thread (see runtime.py)
+    from seekcode.scale.milvus import is_milvus
+
+    if is_milvus(args.index):
+        return run_milvus(args, query)
     index = Index.open(args.index)
     if args.lang and args.lang.lower() not in index.languages():
         raise UsageError(f"--lang {args.lang}: not in this index (it has: {', '.join(index.languages())})")
@@ -96,17 +101,44 @@ def run(args: argparse.Namespace) -> int:
                         searcher=method if args.mode == "semantic" else None, mode=args.mode)
     ms = (time.perf_counter() - t0) * 1000
     note = shortfall_note(len(hits), args.k, method, index.count, bool(args.lang or args.path))
+    emit(args, query, hits, method, ms, note, index.source_folder)
+    return 0
+
+
+def run_milvus(args: argparse.Namespace, query: str) -> int:
+    """`seekcode search milvus://...`: the same checks and output as for a local index."""
+    from seekcode.scale.milvus import MilvusIndex
+
+    if args.mode != "semantic":
+        raise UsageError(f"--mode {args.mode}: ranks by the words of every record, which a "
+                         "Milvus export cannot; search the local index for it")
+    index = MilvusIndex.open(args.index)
+    if args.lang and args.lang.lower() not in index.languages():
+        raise UsageError(f"--lang {args.lang}: not in this index (it has: {', '.join(index.languages())})")
+    method = args.searcher or index.default_searcher
+    index.encoder.encode_queries(["warm up"], progress=False)  # as for a local index
+    t0 = time.perf_counter()
+    hits, note = index.search_noted(query, k=args.k, lang=args.lang, path=args.path,
+                                    searcher=method)
+    ms = (time.perf_counter() - t0) * 1000
+    note = note or shortfall_note(len(hits), args.k, method, index.count,
+                                  bool(args.lang or args.path))
+    emit(args, query, hits, method, ms, note, None)
+    return 0
+
+
+def emit(args: argparse.Namespace, query: str, hits: list[Hit], method: str, ms: float,
+         note: str, source: Path | None) -> None:
+    """The hits in the chosen --format (rich, json or vimgrep)."""
     if args.format == "json":
         out = {"query": query, "k": args.k, "method": method, "mode": args.mode,
                "ms": round(ms, 2), "returned": len(hits), **({"note": note} if note else {}),
                "hits": [h.to_dict() for h in hits]}
         print(json.dumps(out, ensure_ascii=False, allow_nan=False))
-        return 0
-    if args.format == "vimgrep":
-        print("\n".join(visible(line) for line in vimgrep_lines(hits, index.source_folder)))
-        return 0
-    print_hits(query, hits, method, ms, note=note)
-    return 0
+    elif args.format == "vimgrep":
+        print("\n".join(visible(line) for line in vimgrep_lines(hits, source)))
+    else:
+        print_hits(query, hits, method, ms, note=note)
 
 
 def shortfall_note(returned: int, k: int, method: str, count: int, filtered: bool) -> str:

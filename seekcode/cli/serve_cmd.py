@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import socket
 import sys
-from pathlib import Path
 
 from seekcode.cli import UsageError
 
@@ -17,7 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "reference at /docs. Picks up new generations published by `seekcode index` "
         "(e.g. with --watch) without a restart.",
     )
-    p.add_argument("index", type=Path, help="index directory (from `seekcode index`)")
+    p.add_argument("index", help="index directory (from `seekcode index`), or "
+                   "milvus://HOST:PORT/COLLECTION (from `seekcode export`)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")

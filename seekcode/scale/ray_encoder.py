@@ -37,6 +37,9 @@ class EncodeActor:
             import torch
 
             torch.set_num_threads(max(1, threads))  # the actor's CPU share, no more
+        from seekcode.encoders.runtime import set_threads
+
+        set_threads(max(1, threads))  # ONNX Runtime sessions too (else: every core each)
         self.encoder = encoder_from_spec(spec)
         if self.encoder.id != spec["id"]:
             raise InputError(f"this node opens encoder {spec['id']!r} as {self.encoder.id!r}; "

@@ -80,17 +80,24 @@ class HealthOut(BaseModel):
     error: str | None = None
 
 
-def create_app(index_path: Path, encoder: Encoder | None = None,
+def create_app(index_path: str | Path, encoder: Encoder | None = None,
                check_every: float = 0.5,
                allowed_hosts: Collection[str] = LOOPBACK_HOSTS) -> FastAPI:
-    """The app serving the index at `index_path` (IndexError_ if it cannot be opened).
+    """The app serving the index at `index_path` (IndexError_ if it cannot be opened), a
+    directory or a milvus://HOST:PORT/COLLECTION export.
 
     `encoder` defaults to the one the index was built with; `check_every` is how
     often (seconds) a request looks for a newly published generation. Requests
     whose Host header names anything but `allowed_hosts` ("*": any) get a 400.
     """
     allowed = {host_name(h) for h in allowed_hosts}
-    live = LiveIndex(Path(index_path), encoder, check_every)
+    live: Any
+    if str(index_path).startswith("milvus://"):
+        from seekcode.scale.milvus import MilvusLive
+
+        live = MilvusLive(str(index_path), encoder)
+    else:
+        live = LiveIndex(Path(index_path), encoder, check_every)
     service = SearchService(live)
     app = FastAPI(
         title="seekcode",
@@ -192,7 +199,7 @@ def create_app(index_path: Path, encoder: Encoder | None = None,
         index = live.get()
         m = index.manifest
         return {
-            "index": str(live.path.resolve()),
+            "index": live.url if hasattr(live, "url") else str(live.path.resolve()),
             "generation": index.gen.name,
             "records": index.count,
             "languages": m.get("languages", {}),

@@ -106,6 +106,9 @@ class SearchService:
         from seekcode.index.similar import similar
 
         index = self.live.get()
+        if not hasattr(index, "db"):  # a milvus:// export holds no code-to-code lookup
+            raise BadRequest("code-to-code search needs the local index: serve the index "
+                             "directory for it")
         what = url or (f"{path}:{line}" if path else "pasted code")
         params = self.validate(f"like {what}", k, lang, None, "exact", index)
         t0 = time.perf_counter()
