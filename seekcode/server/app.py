@@ -92,9 +92,9 @@ def create_app(index_path: str | Path, encoder: Encoder | None = None,
     """
     allowed = {host_name(h) for h in allowed_hosts}
     live: Any
-    if str(index_path).startswith("milvus://"):
-        from seekcode.scale.milvus import MilvusLive
+    from seekcode.scale.milvus import MilvusLive, is_milvus
 
+    if is_milvus(index_path):
         live = MilvusLive(str(index_path), encoder)
     else:
         live = LiveIndex(Path(index_path), encoder, check_every)
