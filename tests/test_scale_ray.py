@@ -113,3 +113,16 @@ def test_ray_build_resumes_equals_local_and_updates_incrementally(tmp_path, clus
     index, stats = Index.build(records, tmp_path / "A", Counting(local), progress=False)
     assert Counting.sent == [100] and stats["encoded"] == 100 and stats["reused"] == 200
     assert np.abs(index.vectors - local.encode_code(records, progress=False)).max() <= 1e-5
+
+
+def test_cluster_messages_go_to_stderr_not_the_results(cluster, capsys):
+    """Ray prints cluster errors (a killed actor's retried task) from a thread on stdout;
+    `seekcode index --ray --json` must keep stdout for its JSON."""
+    from ray._private import worker
+
+    RayEncoder(LexicalEncoder()).connect()
+    capsys.readouterr()
+    worker.print_to_stdstream({"lines": ["Task MapWorker.submit failed: actor died"],
+                               "pid": "raylet", "is_err": False}, ignore_prefix=False)
+    out, err = capsys.readouterr()
+    assert out == "" and "actor died" in err

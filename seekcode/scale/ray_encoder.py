@@ -94,6 +94,7 @@ class RayEncoder(Encoder):
         """Start or join Ray once; returns the cluster's resources."""
         import ray
 
+        _cluster_messages_to_stderr()
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                                       "logging_level": "ERROR"}
@@ -160,3 +161,24 @@ class RayEncoder(Encoder):
 
             ray.shutdown()
             self._started = False
+
+
+def _cluster_messages_to_stderr() -> None:
+    """Send the messages Ray's driver prints about the cluster to stderr.
+
+    Ray prints them ("(raylet) Task ... failed, retrying", an actor that died) on stdout
+    from a background thread, whatever `log_to_driver` says; seekcode's stdout carries
+    its results (`--json`), which one such line made unreadable. Ray has no setting for
+    this, so its printer is wrapped (and left alone if a Ray release renames it).
+    """
+    from ray._private import worker
+
+    printer = getattr(worker, "print_to_stdstream", None)
+    if printer is None or getattr(printer, "seekcode_stderr", False):
+        return
+
+    def to_stderr(data: dict[str, Any], ignore_prefix: bool) -> None:
+        printer({**data, "is_err": True}, ignore_prefix)
+
+    to_stderr.seekcode_stderr = True  # type: ignore[attr-defined]
+    worker.print_to_stdstream = to_stderr
