@@ -152,7 +152,10 @@ def test_concurrent_first_use_exports_once_and_never_corrupts(tmp_path) -> None:
 
     variant = DEFAULT_RUNTIME.removeprefix("ort-")
     files = sorted(p.name for p in (tmp_path / "cache" / "onnx").rglob("*") if p.is_file())
-    assert files == sorted({"fp32.onnx", f"{variant}.onnx", f"{variant}.onnx.lock"}), files
+    import onnxruntime
+
+    twin = f"{variant}.ort-{onnxruntime.__version__}.opt.onnx"  # runtime.optimised's
+    assert files == sorted({"fp32.onnx", f"{variant}.onnx", f"{variant}.onnx.lock", twin}), files
     import onnx
 
     for name in ("fp32.onnx", f"{variant}.onnx"):
@@ -259,3 +262,40 @@ def test_concurrent_searches_encode_in_parallel_and_agree(tmp_path, records) -> 
     with ThreadPoolExecutor(16) as pool:
         together = list(pool.map(lambda t: _QUERIES.encode(enc, t), texts))
     np.testing.assert_allclose(np.vstack(together), alone, atol=1e-5)
+
+
+def test_sessions_open_a_saved_optimised_twin_that_follows_its_graph(records, tmp_path,
+                                                                     monkeypatch) -> None:
+    """Opening a graph saves its optimised twin once (later opens skip the optimiser), the
+    twin computes what the graph does, a re-exported graph gets a new twin, and a folder
+    nothing can be written to still opens."""
+    import onnxruntime as ort
+
+    from seekcode.encoders import runtime
+
+    enc = NeuralEncoder.build(records, NeuralConfig.for_kind("selfatt", dim=16))
+    enc.save(tmp_path / "m")
+    graph = next(p for p in (tmp_path / "m").rglob("*.onnx") if ".opt." not in p.name)
+    twin = runtime.optimised(graph)
+    assert twin != graph and twin.exists() and ort.__version__ in twin.name
+    written = twin.stat().st_mtime_ns
+    assert runtime.optimised(graph) == twin and twin.stat().st_mtime_ns == written
+
+    plain = ort.InferenceSession(str(graph), providers=["CPUExecutionProvider"])
+    feed = {i.name: np.ones([d if isinstance(d, int) else 2 for d in i.shape],
+                            dtype=np.int64 if "int" in i.type else np.float32)
+            for i in plain.get_inputs()}
+    for a, b in zip(plain.run(None, feed), runtime.session(graph).run(None, feed), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+    os.utime(graph, ns=(written + 10**9, written + 10**9))  # a newer export of the graph
+    assert runtime.optimised(graph) == twin and twin.stat().st_mtime_ns > written
+
+    twin.unlink()
+
+    def read_only(path, write):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(runtime, "write_beside", read_only)
+    assert runtime.optimised(graph) == graph
+    runtime.session(graph).run(None, feed)

@@ -173,7 +173,6 @@ def print_hits(query: str, hits: list, method: str, ms: float, preview_lines: in
     """
     from rich.console import Console
     from rich.markup import escape
-    from rich.syntax import Syntax
 
     def safe(text: str) -> str:
         return escape(visible(text))
@@ -190,5 +189,16 @@ def print_hits(query: str, hits: list, method: str, ms: float, preview_lines: in
                       f"[magenta]{safe(h.location)}[/magenta]  [bold]{safe(h.func_name)}[/bold]")
         lines = visible(h.code.replace("\r\n", "\n")).splitlines()
         snippet = "\n".join(lines[:preview_lines]) + ("\n..." if len(lines) > preview_lines else "")
+        if console.color_system is None:
+            # Not a terminal (a pipe, a file): colours would be dropped anyway, and
+            # loading a lexer to compute them cost a quarter of a whole search.
+            start = h.start_line or 1
+            width = len(str(start + len(lines[:preview_lines])))
+            for n, line in enumerate(snippet.splitlines(), start):
+                console.print(f"{n:>{width + 1}} {line}", markup=False, highlight=False,
+                              soft_wrap=True)
+            continue
+        from rich.syntax import Syntax
+
         console.print(Syntax(snippet, h.language or "text", line_numbers=True,
                              start_line=h.start_line or 1, theme="ansi_dark", word_wrap=False))

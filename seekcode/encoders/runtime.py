@@ -39,7 +39,21 @@ def set_threads(n: int | None) -> None:
 
 
 def session(path: Path, threads: int | None = None) -> Any:
-    """A CPU InferenceSession of `path` (thread-safe: concurrent run() calls are fine)."""
+    """A CPU InferenceSession of `path` (thread-safe: concurrent run() calls are fine).
+
+    It opens the graph's optimised twin (see `optimised`): optimising MiniLM at every
+    open took 240 ms, opening the optimised twin 70 ms, with identical outputs. The
+    level ORT_ENABLE_ALL adds over EXTENDED is layout passes for convolutions (NCHWc),
+    which none of seekcode's graphs has.
+    """
+    import onnxruntime as ort
+
+    opts = _options(threads)
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    return ort.InferenceSession(str(optimised(path)), opts, providers=["CPUExecutionProvider"])
+
+
+def _options(threads: int | None) -> Any:
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -50,9 +64,37 @@ def session(path: Path, threads: int | None = None) -> Any:
     # Idle threads must sleep, not spin: on a shared 2-core machine spinning steals the
     # core the other thread needs.
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    return opts
+
+
+def optimised(path: Path) -> Path:
+    """`path` with ONNX Runtime's portable graph optimisations applied, saved once beside it.
+
+    ORT_ENABLE_EXTENDED (fusions such as attention and GELU) is what ONNX Runtime's
+    documentation calls safe to save and reuse (ORT_ENABLE_ALL's layout passes are
+    hardware-specific). The twin is named after the
+    onnxruntime version that wrote it (another version may fuse differently) and is
+    rebuilt when the graph is newer than it. Where nothing can be written beside the
+    graph (a read-only model folder), the graph itself is opened, as before.
+    """
+    import onnxruntime as ort
+
+    twin = path.with_name(f"{path.stem}.ort-{ort.__version__}.opt.onnx")
+    try:
+        if twin.exists() and twin.stat().st_mtime_ns >= path.stat().st_mtime_ns:
+            return twin
+
+        def write(tmp: Path) -> None:
+            opts = _options(1)
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+            opts.optimized_model_filepath = str(tmp)
+            ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+        write_beside(twin, write)
+        return twin
+    except OSError:
+        return path
 
 
 def cache_dir() -> Path:
