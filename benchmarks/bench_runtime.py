@@ -47,7 +47,8 @@ def load_pool(path: Path, n: int, seed: int = 0) -> list[Any]:
     return [recs[i] for i in sorted(rng.permutation(len(recs))[:n])]
 
 
-def encoder(runtime: str, threads: int = THREADS, batch_size: int = 32) -> Any:
+def encoder(runtime: str, threads: int = THREADS, batch_size: int = 32,
+            max_tokens: int = 128) -> Any:
     from seekcode.encoders import runtime as rt
     from seekcode.encoders.minilm import MiniLMConfig, MiniLMEncoder
 
@@ -56,7 +57,8 @@ def encoder(runtime: str, threads: int = THREADS, batch_size: int = 32) -> Any:
         import torch
 
         torch.set_num_threads(threads)
-    return MiniLMEncoder(MiniLMConfig(runtime=runtime, batch_size=batch_size))
+    return MiniLMEncoder(MiniLMConfig(runtime=runtime, batch_size=batch_size,
+                                      max_tokens=max_tokens))
 
 
 def measure(enc: Any, recs: list[Any]) -> dict[str, Any]:
@@ -190,6 +192,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--skip-encoding", action="store_true", help="only the process runs")
     ap.add_argument("--report", default="runtime", help="report name (results/NAME.md)")
+    ap.add_argument("--frontier", default="128,96,64,48",
+                    help="max_tokens values for the speed/quality frontier (default runtime)")
     args = ap.parse_args()
 
     from seekcode.encoders.minilm import DEFAULT_RUNTIME
@@ -216,7 +220,17 @@ def main() -> None:
                    "cos_query": float((m["queries"] * ref["queries"]).sum(1).mean())}
             rows.append(row)
             print(f"  {row}", file=sys.stderr, flush=True)
-        results["pools"][name] = {"path": path, "n": len(recs), "languages": langs, "rows": rows}
+        # The frontier: what shorter inputs buy in speed and cost in MRR (MiniLM is
+        # compute-bound: its cost grows with the tokens it reads).
+        frontier = []
+        for max_tokens in [int(t) for t in args.frontier.split(",") if t]:
+            m = measure(encoder(DEFAULT_RUNTIME, max_tokens=max_tokens), recs)
+            frontier.append({"max_tokens": max_tokens, "code_per_s": m["code_per_s"],
+                             "queries_per_s": m["queries_per_s"],
+                             "mrr": mrr(pool_ranks(m["queries"], m["code"]))})
+            print(f"  {frontier[-1]}", file=sys.stderr, flush=True)
+        results["pools"][name] = {"path": path, "n": len(recs), "languages": langs, "rows": rows,
+                                  "frontier": frontier}
         results["load_end"] = load_average()
         write_report(args.report, results, markdown(results, args))  # partial, after each pool
         if "padding" not in results:
@@ -272,6 +286,13 @@ def markdown(res: dict[str, Any], args: argparse.Namespace) -> str:
                       f"{r['mrr']:.4f} | {(r['mrr'] - ref) / ref:+.2%} | {r['cos_code']:.4f} | "
                       f"{r['cos_query']:.4f} |")
         md.append("")
+        if pool.get("frontier"):
+            md += [f"Speed against quality by input length ({res['default']}):", "",
+                   "| max tokens | code/s | queries/s | MRR | MRR vs torch fp32 at 128 |",
+                   "|---|---|---|---|---|"]
+            md += [f"| {f['max_tokens']} | {f['code_per_s']:.1f} | {f['queries_per_s']:.1f} | "
+                   f"{f['mrr']:.4f} | {(f['mrr'] - ref) / ref:+.2%} |" for f in pool["frontier"]]
+            md.append("")
     if res.get("padding"):
         md += [f"## Batching ({res['default']}, first pool)", "",
                "| batch size | sorted by length | padding share | code/s |", "|---|---|---|---|"]
