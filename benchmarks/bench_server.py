@@ -225,12 +225,20 @@ language filter and every 11th with a path glob.
 Latency is measured by the client (request sent to JSON received), so under
 concurrency it includes queueing. The server's `took_ms` (query encoding, including
 the wait for the encoder, + vector scan + metadata) was p50 {srv['p50']} ms, p99
-{srv['p99']} ms at concurrency {d['concurrency']}. The encoder runs one call at a time
-(tokenizers are not thread-safe); queries that arrive meanwhile are encoded together
-in the next call, so throughput under load is bounded by batched encoding. The server
-runs torch with one thread per encoding (`seekcode serve --threads 1`, the default).
+{srv['p99']} ms at concurrency {d['concurrency']}. {encoding_note(d['encoder'])}
 Mean latency {lat['mean']} ms.
 """
+
+
+def encoding_note(encoder: str) -> str:
+    """How the server encoded concurrent queries with this encoder (see index/store.py)."""
+    if encoder == "lexical":
+        return "The lexical encoder is pure numpy: concurrent requests encode in parallel."
+    if "torch" in encoder:
+        return ("This encoder is not thread-safe: it runs one call at a time and queries "
+                "that arrive meanwhile are encoded together in the next call.")
+    return ("ONNX Runtime sessions are thread-safe: each request encodes its query "
+            "itself, concurrently (one intra-op thread each, `seekcode serve --threads 1`).")
 
 
 if __name__ == "__main__":
