@@ -62,3 +62,25 @@ def test_rotation_init_with_fewer_vectors_than_bits():
     for itq in (0, 5):
         proj = rotation_init(vecs, bits=128, seed=0, itq_iterations=itq)
         assert proj.shape == (128, 96) and np.isfinite(proj).all()
+
+
+def test_small_searches_run_on_one_thread_with_the_same_answers():
+    """A CoSHC recall of a few queries runs FAISS on the calling thread alone (24 ms -> 0.4 ms
+    per search here); its candidates equal a parallel search's, and the process keeps its
+    own thread setting."""
+    import faiss
+
+    from seekcode.hashing import searcher
+
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 256, size=(5000, 16), dtype=np.uint8)
+    index = faiss.IndexBinaryFlat(128)
+    index.add(codes)
+    members = np.arange(len(codes), dtype=np.int64)
+    threads = faiss.omp_get_max_threads()
+    for n in (1, searcher.PARALLEL_FROM - 1, searcher.PARALLEL_FROM, 40):
+        q = codes[rng.integers(0, len(codes), n)]
+        got = searcher._hamming_top(index, q, np.full(n, 50), None, members)
+        _, want = index.search(q, 50)
+        np.testing.assert_array_equal(np.sort(got, axis=1), np.sort(want, axis=1))
+        assert faiss.omp_get_max_threads() == threads

@@ -32,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from seekcode.index.store import Index
-    from seekcode.scale.milvus import export, is_milvus
+    from seekcode.scale import is_milvus
+    from seekcode.scale.milvus import export
 
     if not is_milvus(args.target):
         raise UsageError(f"{args.target}: expected milvus://HOST:PORT/COLLECTION")

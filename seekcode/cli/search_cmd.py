@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
 
     query = validate_query(args.query, args.k, args.path)
     set_threads(1)  # one short query gains nothing from a second thread (see runtime.py)
-    from seekcode.scale.milvus import is_milvus
+    from seekcode.scale import is_milvus
 
     if is_milvus(args.index):
         return run_milvus(args, query)

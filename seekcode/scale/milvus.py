@@ -38,14 +38,13 @@ import numpy as np
 
 from seekcode.index.search import Hit
 from seekcode.index.store import IndexError_, path_matcher
-from seekcode.scale import require
+from seekcode.scale import SCHEME, is_milvus, require
 
 if TYPE_CHECKING:
     from seekcode.encoders.base import Encoder
     from seekcode.hashing.searcher import CoSHCSearcher
     from seekcode.index.store import Index
 
-SCHEME = "milvus://"
 STATE_FORMAT = 1
 CONNECT_TIMEOUT = 3.0  # seconds: a Milvus that is down is an error, not a hang
 # Milvus caps a search's limit (topk) at 16,384.
@@ -58,10 +57,6 @@ _VARCHAR = {"url": 4096, "repo": 1024, "path": 2048, "func_name": 1024, "languag
 FIELDS = ("url", "repo", "path", "func_name", "language", "start_line", "end_line", "code")
 _CHUNK_CHARS = 60_000  # a model file is stored as base64 pieces below VARCHAR's 65,535
 _MODEL_FILES = ("config.json", "centroids.npy", "hasher.npz", "classifier.npz")
-
-
-def is_milvus(target: str | Path) -> bool:
-    return str(target).startswith(SCHEME)
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,8 @@ def create_app(index_path: str | Path, encoder: Encoder | None = None,
     """
     allowed = {host_name(h) for h in allowed_hosts}
     live: Any
-    from seekcode.scale.milvus import MilvusLive, is_milvus
+    from seekcode.scale import is_milvus
+    from seekcode.scale.milvus import MilvusLive
 
     if is_milvus(index_path):
         live = MilvusLive(str(index_path), encoder)
