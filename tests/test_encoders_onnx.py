@@ -125,6 +125,33 @@ def test_every_runtime_has_its_own_id() -> None:
         load_encoder("minilm:ort-fp16")
 
 
+def test_shorter_minilm_inputs_are_a_named_variant(records: list[Record], tmp_path, capsys):
+    """`--encoder minilm:max64` reads 64 tokens: its own id, so an index built with it is
+    never searched with the 128-token default, and its vectors differ on long code."""
+    from seekcode.cli import main
+    from seekcode.corpus.jsonl import write_records
+
+    short, fp32_short = load_encoder("minilm:max64"), load_encoder("minilm:ort-fp32:max96")
+    assert short.config.max_tokens == 64 and short.id.endswith(":max64:ort-int8pc")
+    assert fp32_short.id.endswith(":max96:ort-fp32") and load_encoder("minilm").id != short.id
+    long_code = [Record(code="def f(x):\n" + "    x = x + 1\n" * 60 + "    return x\n",
+                        docstring="count up", func_name="f")]
+    cos = (short.encode_code(long_code, progress=False)
+           @ load_encoder("minilm").encode_code(long_code, progress=False).T)
+    assert cos.item() < 0.9999
+    for bad in ("minilm:max4", "minilm:maxi", "minilm:max9999"):
+        with pytest.raises(ValueError, match="max8 .. max512"):
+            load_encoder(bad)
+    corpus = tmp_path / "c.jsonl"
+    write_records(corpus, records)
+    assert main(["index", str(corpus), "-o", str(tmp_path / "i"), "--encoder", "minilm:max64"]) == 0
+    capsys.readouterr()
+    assert main(["search", str(tmp_path / "i"), "read json", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "i"), "--exact", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["encoder"] == short.id
+
+
 def _child(code: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True,
                           text=True, timeout=600)

@@ -113,15 +113,36 @@ def encoder_from_spec(spec: dict[str, Any]) -> Encoder:
 MINILM_ALIASES = {"minilm-int8": "ort-int8"}
 
 
+def _minilm_options(name: str) -> dict[str, Any]:
+    """`minilm:[RUNTIME][:maxN]` -> MiniLM's config: `minilm:ort-fp32`, `minilm:max64`,
+    `minilm:ort-int8:max96`. Fewer tokens encode faster and lose some quality
+    (benchmarks/results/runtime.md measures the frontier); the index's encoder id
+    records both, so an index is never searched with another variant."""
+    from seekcode.encoders.minilm import DEFAULT_RUNTIME
+
+    config: dict[str, Any] = {"runtime": DEFAULT_RUNTIME}
+    for part in name.split(":")[1:]:
+        if part.startswith("max"):
+            if not part[3:].isdigit() or not 8 <= int(part[3:]) <= 512:
+                raise InputError(f"encoder {name!r}: {part!r} must be max8 .. max512 "
+                                 "(MiniLM reads at most 512 tokens)")
+            config["max_tokens"] = int(part[3:])
+        elif part:
+            config["runtime"] = part
+    return config
+
+
 def load_encoder(spec: str | Path | None = None) -> Encoder:
     """Open an encoder: `None`/"minilm" for the bundled default, "minilm-int8" or
-    "minilm:RUNTIME" for a variant (see encoders/minilm.py), or a trained model directory."""
+    "minilm:[RUNTIME][:maxN]" for a variant (see encoders/minilm.py), or a trained model
+    directory."""
     if spec is None or str(spec) == "minilm":
         return _resolve("minilm")()
     name = str(spec)
-    if name in MINILM_ALIASES or name.startswith("minilm:"):
-        runtime = MINILM_ALIASES.get(name) or name.partition(":")[2]
-        return _resolve("minilm").from_config({"runtime": runtime})
+    if name in MINILM_ALIASES:
+        return _resolve("minilm").from_config({"runtime": MINILM_ALIASES[name]})
+    if name.startswith("minilm:"):
+        return _resolve("minilm").from_config(_minilm_options(name))
     path = Path(spec)
     cfg_file = path / CONFIG_FILE
     if path.is_dir() and cfg_file.exists():
@@ -130,7 +151,7 @@ def load_encoder(spec: str | Path | None = None) -> Encoder:
     if str(spec) in ENCODER_TYPES:
         return _resolve(str(spec))()
     raise InputError(
-        f"{spec}: not an encoder (expected 'minilm', 'minilm-int8', 'minilm:RUNTIME' or a model directory with {CONFIG_FILE}; "
+        f"{spec}: not an encoder (expected 'minilm', 'minilm-int8', 'minilm:[RUNTIME][:maxN]' or a model directory with {CONFIG_FILE}; "
         "train one with `seekcode train encoder`)"
     )
 
