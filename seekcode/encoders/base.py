@@ -113,25 +113,6 @@ def encoder_from_spec(spec: dict[str, Any]) -> Encoder:
 MINILM_ALIASES = {"minilm-int8": "ort-int8"}
 
 
-def _minilm_options(name: str) -> dict[str, Any]:
-    """`minilm:[RUNTIME][:maxN]` -> MiniLM's config: `minilm:ort-fp32`, `minilm:max64`,
-    `minilm:ort-int8:max96`. Fewer tokens encode faster and lose some quality
-    (benchmarks/results/runtime.md measures the frontier); the index's encoder id
-    records both, so an index is never searched with another variant."""
-    from seekcode.encoders.minilm import DEFAULT_RUNTIME
-
-    config: dict[str, Any] = {"runtime": DEFAULT_RUNTIME}
-    for part in name.split(":")[1:]:
-        if part.startswith("max"):
-            if not part[3:].isdigit() or not 8 <= int(part[3:]) <= 512:
-                raise InputError(f"encoder {name!r}: {part!r} must be max8 .. max512 "
-                                 "(MiniLM reads at most 512 tokens)")
-            config["max_tokens"] = int(part[3:])
-        elif part:
-            config["runtime"] = part
-    return config
-
-
 def load_encoder(spec: str | Path | None = None) -> Encoder:
     """Open an encoder: `None`/"minilm" for the bundled default, "minilm-int8" or
     "minilm:[RUNTIME][:maxN]" for a variant (see encoders/minilm.py), or a trained model
@@ -142,7 +123,7 @@ def load_encoder(spec: str | Path | None = None) -> Encoder:
     if name in MINILM_ALIASES:
         return _resolve("minilm").from_config({"runtime": MINILM_ALIASES[name]})
     if name.startswith("minilm:"):
-        return _resolve("minilm").from_config(_minilm_options(name))
+        return _resolve("minilm").from_name(name)  # type: ignore[attr-defined,no-any-return]
     path = Path(spec)
     cfg_file = path / CONFIG_FILE
     if path.is_dir() and cfg_file.exists():

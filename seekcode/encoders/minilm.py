@@ -184,6 +184,25 @@ class MiniLMEncoder(Encoder):
         return self._sha
 
     @classmethod
+    def from_name(cls, name: str) -> MiniLMEncoder:
+        """`minilm:[RUNTIME][:maxN]`: `minilm:ort-fp32`, `minilm:max64`, `minilm:ort-int8:max96`.
+
+        Fewer tokens encode faster and lose some quality (benchmarks/results/runtime.md
+        measures the frontier); the encoder id records both, so an index is never
+        searched with another variant.
+        """
+        config = MiniLMConfig()
+        for part in name.split(":")[1:]:
+            if part.startswith("max"):
+                if not part[3:].isdigit() or not 8 <= int(part[3:]) <= 512:
+                    raise InputError(f"encoder {name!r}: {part!r} must be max8 .. max512 "
+                                     "(MiniLM reads at most 512 tokens)")
+                config.max_tokens = int(part[3:])
+            elif part:
+                config = MiniLMConfig(**{**asdict(config), "runtime": part})  # checks it
+        return cls(config)
+
+    @classmethod
     def from_config(cls, config: dict[str, Any]) -> MiniLMEncoder:
         if "runtime" not in config:
             raise InputError(
