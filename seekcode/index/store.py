@@ -105,7 +105,28 @@ _QUERIES = _QueryBatcher()
 BuildHook = Callable[[Path, Sequence[Record], np.ndarray, dict[str, Any]], None]
 
 
-class Index:
+class ManifestView:
+    """What a local index and a Milvus export of it both answer from their manifest:
+    the record count, the languages and the encoder that built the vectors."""
+
+    manifest: dict[str, Any]
+    _encoder: Encoder | None
+
+    @property
+    def count(self) -> int:
+        return int(self.manifest["count"])
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = encoder_of(self.manifest["encoder"])
+        return self._encoder
+
+    def languages(self) -> list[str]:
+        return sorted(self.manifest.get("languages", {}))
+
+
+class Index(ManifestView):
     """An opened index generation. Opening never changes anything on disk."""
 
     def __init__(self, root: Path, gen: Path, manifest: dict[str, Any],
@@ -321,16 +342,6 @@ class Index:
 
     # ---- reading -------------------------------------------------------------------
     @property
-    def count(self) -> int:
-        return int(self.manifest["count"])
-
-    @property
-    def encoder(self) -> Encoder:
-        if self._encoder is None:
-            self._encoder = _encoder_from_spec(self.manifest["encoder"])
-        return self._encoder
-
-    @property
     def vectors(self) -> np.ndarray:
         if self._vectors is None:
             with self._lock:
@@ -404,9 +415,6 @@ class Index:
         file or a folder that is gone."""
         source = self.manifest.get("extras", {}).get("source")
         return Path(source) if source and Path(source).is_dir() else None
-
-    def languages(self) -> list[str]:
-        return sorted(self.manifest.get("languages", {}))
 
     # ---- searching -----------------------------------------------------------------
     @property
@@ -613,7 +621,8 @@ def path_matcher(glob: str) -> Callable[[str], bool]:
     return lambda p: fnmatch.fnmatchcase(p, pattern) or fnmatch.fnmatchcase(p, "*/" + pattern)
 
 
-def _encoder_from_spec(spec: dict[str, Any]) -> Encoder:
+def encoder_of(spec: dict[str, Any]) -> Encoder:
+    """The encoder a manifest's spec names, refused if it no longer computes those vectors."""
     try:
         encoder = encoder_from_spec(spec)
     except (OSError, ValueError) as e:

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from seekcode.index.search import Hit
-from seekcode.index.store import IndexError_, path_matcher
+from seekcode.index.store import IndexError_, ManifestView, path_matcher
 from seekcode.scale import SCHEME, is_milvus, require
 
 if TYPE_CHECKING:
@@ -373,7 +373,7 @@ def _line(value: Any) -> int:
 
 
 # ---- search -------------------------------------------------------------------------------
-class MilvusIndex:
+class MilvusIndex(ManifestView):
     """A milvus:// export, searched like a local `Index` (`search` returns the same Hits).
 
     Opening checks that the export is complete and that `encoder` (default: the one the
@@ -423,21 +423,7 @@ class MilvusIndex:
         with reported(target):
             return cls(target, alias, state, encoder)
 
-    # ---- what a local Index also answers --------------------------------------------------
-    @property
-    def count(self) -> int:
-        return int(self.manifest["count"])
-
-    @property
-    def encoder(self) -> Encoder:
-        if self._encoder is None:
-            from seekcode.index.store import _encoder_from_spec
-
-            self._encoder = _encoder_from_spec(self.manifest["encoder"])
-        return self._encoder
-
-    def languages(self) -> list[str]:
-        return sorted(self.manifest.get("languages", {}))
+    # count, encoder and languages: ManifestView, as for a local Index
 
     def searcher_names(self) -> list[str]:
         return ["exact", "coshc"] if self._codes is not None else ["exact"]
