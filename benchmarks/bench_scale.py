@@ -260,9 +260,13 @@ def ray_benchmark(n: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         vecs = enc.encode_code(records, progress=False)
         sec = time.perf_counter() - t0
-        assert np.abs(vecs - ref).max() <= 1e-4
+        # reported, not asserted: a difference is a finding, not a reason to lose the run
+        diff = float(np.abs(vecs - ref).max())
+        cos = float(np.min(np.sum(vecs * ref, axis=1) / (np.linalg.norm(vecs, axis=1)
+                                                         * np.linalg.norm(ref, axis=1))))
         rows.append({"how": f"Ray, {actors} actor(s) x 1 CPU", "actors": actors,
-                     "per_s": len(records) / sec, "seconds": sec})
+                     "per_s": len(records) / sec, "seconds": sec, "max_abs_diff": diff,
+                     "min_cosine": cos})
         log(str(rows[-1]))
         enc.close()
         if ray.is_initialized():
@@ -309,8 +313,11 @@ def markdown(data: dict[str, Any], argv: list[str], loads: tuple[str, str]) -> s
         md += [f"## Ray encoding ({r['functions']:,} stdlib functions, {r['encoder']})", "",
                "| how | functions/s |", "|---|---|"]
         md += [f"| {row['how']} | {row['per_s']:.1f} |" for row in r["rows"]]
-        md += ["", "Actor start-up and model load are excluded (a warm-up call first); vectors "
-               "equal the in-process ones within 1e-4.", ""]
+        diffs = ", ".join(f"{row['actors']} actor(s): max |diff| {row['max_abs_diff']:.2g}, "
+                          f"min cosine {row['min_cosine']:.6f}"
+                          for row in r["rows"] if row["actors"])
+        md += ["", "Actor start-up and model load are excluded (a warm-up call first). Vectors "
+               f"against the in-process ones: {diffs}.", ""]
     md += [f"Command: `python benchmarks/bench_scale.py {' '.join(argv)}`; {machine()['date']}, "
            f"{machine()['cpus']} cores shared, load average {loads[0]} at the start, "
            f"{loads[1]} at the end.", ""]
@@ -331,6 +338,7 @@ def main() -> None:
                         OUT / f"scale-index-{args.corpus.name.split('.')[0]}-{args.records}")
     data: dict[str, Any] = {"machine": machine(), "args": vars(args) | {"corpus": str(args.corpus)}}
     data["search"] = search_benchmark(index, args.queries, args.timed)
+    (OUT / "scale-search.json").write_text(json.dumps(data, indent=2))  # kept if Ray fails
     if not args.skip_ray:
         data["ray"] = ray_benchmark(args.ray_functions)
     md = markdown(data, sys.argv[1:], (load0, load_average()))
