@@ -487,7 +487,14 @@ class MilvusIndex(ManifestView):
     def _float_search(self, q: np.ndarray, limit: int, expr: str) -> list[dict[str, Any]]:
         res = self._records.search([q.tolist()], "vector", {"metric_type": "IP", "params": {}},
                                    limit=limit, expr=expr or None, output_fields=list(FIELDS))
-        return [{**h.entity.fields, "score": float(h.distance)} for h in res[0]]
+        return [{**h.entity.fields, "id": int(h.id), "score": float(h.distance)} for h in res[0]]
+
+    def searcher(self, name: str = "exact", rerank: str = "milvus") -> MilvusSearcher:
+        """This export's `name` search as a `seekcode.index.search.Searcher`, so that
+        `seekcode.eval.runner.rank` ranks it with eval's one tie rule, as a local searcher."""
+        if name not in self.searcher_names():
+            raise IndexError_(f"{self.url}: no {name!r} searcher in this export")
+        return MilvusSearcher(self, name, rerank)
 
     def router(self) -> CoSHCSearcher:
         """The local CoSHC searcher's hashing and budget, without the codes (in Milvus)."""
@@ -570,6 +577,35 @@ class MilvusIndex(ManifestView):
         it.close()
 
 
+class MilvusSearcher:
+    """A Milvus search with the local searchers' `candidates` interface: for each query,
+    the k best rows Milvus returns (row ids and Milvus's float32 scores), padded with -inf
+    and -1. Ranked with `ties_at_or_above`, a relevant row's rank is exact up to k (the
+    rows tied with it or above it are among the k best), and R@1 is exact for k >= 2."""
+
+    def __init__(self, index: MilvusIndex, name: str, rerank: str = "milvus"):
+        self.index, self.name, self.rerank = index, name, rerank
+
+    def candidates(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
+                   oracle: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if allowed is not None:
+            raise IndexError_(f"{self.index.url}: restricting a search to given rows is "
+                              "done on a local index")
+        queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        ids = np.full((len(queries), k), -1, dtype=np.int64)
+        ix = self.index
+        with reported(ix.target):
+            for j, q in enumerate(queries):
+                if self.name == "coshc":
+                    rows = ix._rerank(q, ix._recall(q, ""), k, self.rerank)
+                else:
+                    rows = ix._float_search(q, k, "")
+                scores[j, : len(rows)] = [r["score"] for r in rows]
+                ids[j, : len(rows)] = [int(r["id"]) for r in rows]
+        return scores, ids
+
+
 def _hit(rank: int, r: dict[str, Any]) -> Hit:
     return Hit(rank=rank, score=r["score"], url=r["url"], path=r["path"],
                start_line=int(r["start_line"]), end_line=int(r["end_line"]),
@@ -620,5 +656,5 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-__all__ = ["MilvusIndex", "MilvusLive", "Target", "embedded_server", "export", "is_milvus",
+__all__ = ["MilvusIndex", "MilvusLive", "MilvusSearcher", "Target", "embedded_server", "export", "is_milvus",
            "read_state"]
