@@ -179,7 +179,7 @@ def search_benchmark(index: Any, n_queries: int, n_timed: int,
     for r in results.values():
         if "r1" in r:
             r["retention"] = r["r1"] / exact_r1 if exact_r1 else float("nan")
-    return {"methods": results, "records": index.count, "queries": len(qv),
+    return {"methods": results, "records": index.count, "languages": index.languages(), "queries": len(qv),
             "export_s": export_s, "milvus_rss_mb": rss, "throughput": conc,
             "milvus_rows": counts, "milvus_size": size,
             "recall_n": index.searcher("coshc").recall}
@@ -277,7 +277,8 @@ def ray_benchmark(n: int) -> dict[str, Any]:
 def markdown(data: dict[str, Any], argv: list[str], loads: tuple[str, str]) -> str:
     s = data["search"]
     md = ["# Beyond one machine: Milvus search and Ray encoding", "",
-          f"Index: {s['records']:,} real functions (standard library and site-packages), "
+          f"Index: {s['records']:,} real functions from `{data['args']['corpus']}` "
+          f"({', '.join(s.get('languages', [])) or 'see docs/scale.md'}), "
           f"lexical encoder at {DIM} dimensions (MiniLM's), CoSHC with seekcode's recipe "
           f"(N = {s['recall_n']:,} at this size). The same index is searched locally and "
           "after `seekcode export` to one embedded Milvus 2.3.5 standalone node on this "
