@@ -1,14 +1,16 @@
 """Merge corpora built by `seekcode corpus` into one, re-split by project.
 
     python benchmarks/merge_corpora.py A.jsonl.gz B.jsonl.gz -o OUT.jsonl.gz \
-        [--language python] [--drop-project NAME ...] [--seed 0]
+        [--language python] [--drop-project NAME ...] [--seed 0] [--keep-partition]
 
 For a corpus too big to build in one go (or grown later): build the parts, then
 merge them. Keeps one language (`--language`, default python; packages ship
 JavaScript too), drops whole projects (`--drop-project`, e.g. a package that one part
 has from pip and another from site-packages, which would otherwise sit in train and
 test at once), drops code seen earlier (whitespace-insensitive), and splits the
-result train/valid/test by project exactly as `seekcode corpus` does.
+result train/valid/test by project exactly as `seekcode corpus` does (or, with
+`--keep-partition`, keeps the partition each record already has, e.g. to merge corpora
+whose splits were made separately and must stay as they were).
 """
 
 from __future__ import annotations
@@ -51,16 +53,27 @@ def main() -> int:
     p.add_argument("--drop-project", nargs="*", default=[], metavar="NAME",
                    help="project (`repo`) names to leave out")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--keep-partition", action="store_true",
+                   help="keep each record's partition instead of re-splitting by project")
     args = p.parse_args()
     records, dropped = merge(args.corpora, args.language, set(args.drop_project))
     if not records:
         print(f"error: no {args.language} records in {', '.join(map(str, args.corpora))}",
               file=sys.stderr)
         return 2
-    report = partition(records, seed=args.seed)
+    if args.keep_partition:
+        missing = sum(1 for r in records if not r.partition)
+        if missing:
+            print(f"error: --keep-partition: {missing:,} records have no partition",
+                  file=sys.stderr)
+            return 2
+        sizes = Counter(r.partition for r in records)
+        split = " / ".join(f"{k} {v:,}" for k, v in sorted(sizes.items())) + "; partitions kept"
+    else:
+        split = partition(records, seed=args.seed).describe()
     n = write_records(args.output, records)
     reasons = ", ".join(f"{v:,} {k}" for k, v in dropped.most_common()) or "none"
-    print(f"wrote {n:,} records to {args.output} ({report.describe()}); dropped {reasons}")
+    print(f"wrote {n:,} records to {args.output} ({split}); dropped {reasons}")
     return 0
 
 
