@@ -78,9 +78,9 @@ def test_ray_build_resumes_equals_local_and_updates_incrementally(tmp_path, clus
     from seekcode.cli import main
     from seekcode.corpus.jsonl import write_records
 
-    records = many_records()
+    records = many_records(600)  # three blocks of the local build's 256
     local = LexicalEncoder()  # what `--encoder lexical` opens
-    killed = Killed(local, after=2)
+    killed = Killed(local, after=1)
     with pytest.raises(KeyboardInterrupt):
         Index.build(records, tmp_path / "A", killed, progress=False)
     assert 0 < killed.done < len(records)
@@ -111,7 +111,7 @@ def test_ray_build_resumes_equals_local_and_updates_incrementally(tmp_path, clus
     for r in records[:100]:
         r.code += "\n    # edited"
     index, stats = Index.build(records, tmp_path / "A", Counting(local), progress=False)
-    assert Counting.sent == [100] and stats["encoded"] == 100 and stats["reused"] == 200
+    assert Counting.sent == [100] and stats["encoded"] == 100 and stats["reused"] == 500
     assert np.abs(index.vectors - local.encode_code(records, progress=False)).max() <= 1e-5
 
 
@@ -126,3 +126,15 @@ def test_cluster_messages_go_to_stderr_not_the_results(cluster, capsys):
                                "pid": "raylet", "is_err": False}, ignore_prefix=False)
     out, err = capsys.readouterr()
     assert out == "" and "actor died" in err
+
+
+def test_ray_int8_vectors_equal_a_local_builds(tmp_path, cluster):
+    """MiniLM int8 scales activations per batch: the cluster must encode the local batches."""
+    from seekcode.encoders.base import load_encoder
+
+    records = many_records(300)  # a block of 256 and one of 44, as the local build chunks
+    local = load_encoder("minilm:ort-int8pc:max32")  # short inputs: the same int8 path, faster
+    a = Index.build(records, tmp_path / "ray", RayEncoder(local), progress=False)[0]
+    b = Index.build(records, tmp_path / "local", local, progress=False)[0]
+    assert a.manifest["encoder"] == b.manifest["encoder"]
+    assert np.abs(a.vectors - b.vectors).max() <= 1e-5

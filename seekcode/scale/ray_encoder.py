@@ -117,11 +117,12 @@ class RayEncoder(Encoder):
         res = self.connect()
         gpus = int(res.get("GPU", 0))
         cpus = max(1, int(res.get("CPU", 1)))
+        # A block is exactly the batch a local build encodes (`Index.build`'s chunk): an
+        # encoder whose vectors depend on their batch (int8 scales its activations per
+        # call) then gives the cluster's vectors the local ones, not vectors 0.98 apart.
+        block = max(1, batch_size)
         actors = self.actors or (gpus if gpus else cpus)
-        actors = max(1, min(actors, math.ceil(n / 16)))
-        # Enough blocks that every actor stays busy, small enough that progress (and the
-        # resume cache) advances often; never larger than the caller's batch.
-        block = max(1, min(batch_size, math.ceil(n / (actors * 4))))
+        actors = max(1, min(actors, math.ceil(n / block)))
         return actors, block, gpus > 0
 
     def encode_code_batches(self, records: Sequence[Record], batch_size: int = 256,
