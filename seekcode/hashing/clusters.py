@@ -7,15 +7,18 @@ import numpy as np
 from seekcode.errors import InputError
 
 
-def kmeans(vectors: np.ndarray, k: int, seed: int = 0, niter: int = 25) -> np.ndarray:
-    """(k, dim) float32 centroids of the code vectors; fewer records than k is an error."""
+def kmeans(vectors: np.ndarray, k: int, seed: int = 0, niter: int = 25,
+           max_points_per_centroid: int = 2048) -> np.ndarray:
+    """(k, dim) float32 centroids of the code vectors; fewer records than k is an error.
+
+    FAISS trains on a sample of at most `max_points_per_centroid` * k vectors."""
     import faiss
 
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     if len(x) < k:
         raise InputError(f"{len(x)} records cannot form {k} categories; lower k (--categories)")
     km = faiss.Kmeans(x.shape[1], k, niter=niter, seed=seed, verbose=False,
-                      max_points_per_centroid=2048)
+                      max_points_per_centroid=max_points_per_centroid)
     km.train(x)
     return np.asarray(km.centroids, dtype=np.float32)
 

@@ -11,7 +11,11 @@ from seekcode.errors import InputError
 #   "distribution": the paper's eq. 7, R_i = max(floor(p_i * (N - k)), 1)
 #   "none":         one Hamming top-N over the whole index (the paper's "w/o classification")
 #   "one":          N - k + 1 in the most probable category, 1 in each other one
-ROUTINGS = ("distribution", "none", "one")
+#   "probe":        one Hamming top-N over the `probe` fine lists (k-means of the code
+#                   vectors) whose centroids are most similar to the query vector, as an
+#                   IVF index probes; no classifier involved
+ROUTINGS = ("distribution", "none", "one", "probe")
+RERANKS = ("float32", "int8")
 
 
 @dataclass
@@ -75,6 +79,15 @@ class HashConfig:
     max_recall: int = 0  # 0: no cap
     routing: str = "distribution"  # one of ROUTINGS
     min_per_category: int = 1  # the paper: at least one candidate per category
+    # -- "probe" routing: fine lists of the code vectors, the nearest `probe` searched --
+    lists: int = 0  # 0: lists_per_sqrt * sqrt(records)
+    lists_per_sqrt: float = 2.0
+    probe: int = 32  # lists searched per query
+    # Re-rank from int8 copies of the vectors (one scale per vector), then the best
+    # `rescore` (at least k) again from the float32 vectors, so the scores returned are
+    # exact cosines and only the pruning N -> rescore is approximate.
+    rerank: str = "float32"  # one of RERANKS
+    rescore: int = 32
     # -- training data --
     max_pairs: int = 0  # 0: all training pairs
     seed: int = 0
@@ -86,6 +99,10 @@ class HashConfig:
             raise InputError(f"bits={self.bits}: must be a positive multiple of 8")
         if self.k < 1:
             raise InputError(f"k={self.k}: need at least one category")
+        if self.rerank not in RERANKS:
+            raise InputError(f"rerank {self.rerank!r}: expected one of {', '.join(RERANKS)}")
+        if self.probe < 1 or self.lists < 0:
+            raise InputError(f"probe={self.probe}, lists={self.lists}: probe >= 1, lists >= 0")
 
     @classmethod
     def paper(cls, **overrides: Any) -> HashConfig:
@@ -104,6 +121,11 @@ class HashConfig:
         """The candidate budget N for an index of `count` records."""
         n = int(self.recall + round(self.recall_per_million * count / 1_000_000))
         return min(n, self.max_recall) if self.max_recall else n
+
+    def lists_for(self, count: int) -> int:
+        """Fine lists for "probe" routing of an index of `count` records."""
+        n = self.lists or int(round(self.lists_per_sqrt * count ** 0.5))
+        return max(1, min(n, count))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -11,6 +11,10 @@ generation's `coshc/` folder is defined here and nowhere else::
       hasher.npz       the two hash heads' weights (numpy inference)
       classifier.npz   the query category classifier's weights
       config.json      the HashConfig that produced them
+      lists.npy        float32 (L, dim): fine k-means centroids ("probe" routing only)
+      list_ids.npy     int32 (n,): every record's fine list ("probe" routing only)
+      int8.npy         int8 (n, dim) copies of the vectors (int8 re-rank only)
+      int8_scales.npy  float32 (n,): their scales
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from seekcode.hashing import clusters
 from seekcode.hashing.classifier import CategoryClassifier, train_classifier
 from seekcode.hashing.config import HashConfig
 from seekcode.hashing.model import HashHeads
-from seekcode.hashing.searcher import CoSHCSearcher
+from seekcode.hashing.searcher import CoSHCSearcher, Int8Vectors, Lists
 from seekcode.hashing.train import train_hash_module, training_ids
 
 if TYPE_CHECKING:
@@ -46,6 +50,10 @@ CENTROIDS = "centroids.npy"
 HASHER = "hasher.npz"
 CLASSIFIER = "classifier.npz"
 CONFIG = "config.json"
+LISTS = "lists.npy"
+LIST_IDS = "list_ids.npy"
+INT8 = "int8.npy"
+INT8_SCALES = "int8_scales.npy"
 
 
 def _log(msg: str) -> None:
@@ -61,6 +69,7 @@ class CoSHC:
     heads: HashHeads
     classifier: CategoryClassifier
     stats: dict[str, Any] = field(default_factory=dict)
+    lists: np.ndarray | None = None  # (L, dim) float32 fine centroids ("probe" routing)
 
     @property
     def k(self) -> int:
@@ -70,13 +79,24 @@ class CoSHC:
         """(packed codes, categories) of code vectors."""
         return self.heads.codes(vectors, "code"), clusters.assign(vectors, self.centroids)
 
+    def fine_lists(self, vectors: np.ndarray) -> Lists | None:
+        """Every record's fine list, when the model has lists."""
+        if self.lists is None:
+            return None
+        return Lists(self.lists, clusters.assign(vectors, self.lists))
+
     def searcher(self, vectors: np.ndarray, codes: np.ndarray | None = None,
-                 categories: np.ndarray | None = None, name: str = NAME) -> CoSHCSearcher:
-        """A searcher over `vectors`, hashing them unless their codes are given."""
+                 categories: np.ndarray | None = None, name: str = NAME,
+                 lists: Lists | None = None, int8: Int8Vectors | None = None) -> CoSHCSearcher:
+        """A searcher over `vectors`, hashing (listing, quantizing) them unless given."""
         if codes is None or categories is None:
             codes, categories = self.encode(vectors)
+        if lists is None:
+            lists = self.fine_lists(vectors)
+        if int8 is None and self.config.rerank == "int8":
+            int8 = Int8Vectors.quantize(vectors)
         return CoSHCSearcher(vectors, codes, categories, self.heads, self.classifier,
-                             self.config, name=name)
+                             self.config, name=name, lists=lists, int8=int8)
 
     def save(self, folder: Path, vectors: np.ndarray) -> dict[str, Any]:
         """Write the model and the codes of `vectors` to `folder`; returns the manifest's
@@ -86,6 +106,16 @@ class CoSHC:
         np.save(folder / CODES, codes)
         np.save(folder / CATEGORIES, categories)
         np.save(folder / CENTROIDS, self.centroids)
+        for stale in (LISTS, LIST_IDS, INT8, INT8_SCALES):  # a model saved over another
+            (folder / stale).unlink(missing_ok=True)
+        lists = self.fine_lists(vectors)
+        if lists is not None:
+            np.save(folder / LISTS, lists.centroids)
+            np.save(folder / LIST_IDS, lists.of)
+        if self.config.rerank == "int8":
+            int8 = Int8Vectors.quantize(vectors)
+            np.save(folder / INT8, int8.values)
+            np.save(folder / INT8_SCALES, int8.scales)
         self.heads.save(folder / HASHER)
         self.classifier.save(folder / CLASSIFIER)
         (folder / CONFIG).write_text(json.dumps(self.config.to_dict(), indent=2))
@@ -98,14 +128,19 @@ class CoSHC:
             "bit_imbalance": round(float(np.abs(bits.mean(axis=0) * 2 - 1).mean()), 4)
             if len(bits) else 0.0,
         }
+        if lists is not None:
+            sizes = np.bincount(lists.of, minlength=len(lists.centroids))
+            training["lists"] = {"count": int(len(sizes)), "largest": int(sizes.max()),
+                                 "median": float(np.median(sizes)), "empty": int((sizes == 0).sum())}
         return {"config": self.config.to_dict(), "bits": self.config.bits, "k": self.k,
                 "training": training}
 
     @classmethod
     def load(cls, folder: Path, dim: int) -> CoSHC:
         config = HashConfig.from_dict(json.loads((folder / CONFIG).read_text()))
+        lists = np.load(folder / LISTS) if (folder / LISTS).exists() else None
         return cls(config, np.load(folder / CENTROIDS), HashHeads.load(folder / HASHER, dim),
-                   CategoryClassifier.load(folder / CLASSIFIER))
+                   CategoryClassifier.load(folder / CLASSIFIER), lists=lists)
 
 
 def sample_pairs(rows: np.ndarray, config: HashConfig) -> np.ndarray:
@@ -127,13 +162,23 @@ def fit(vectors: np.ndarray, pairs: np.ndarray, query_vectors: np.ndarray, confi
     vd = np.asarray(query_vectors, dtype=np.float32)
     vc = np.asarray(vectors[pairs], dtype=np.float32)
     centroids = clusters.kmeans(vectors, k, seed=config.seed)
+    lists = None
+    if config.routing == "probe":
+        n_lists = config.lists_for(len(vectors))
+        t1 = time.perf_counter()
+        # 256 points per list and 10 iterations: the lists only have to be balanced
+        # neighbourhoods, not a converged clustering (1M records, 2,000 lists: minutes)
+        lists = clusters.kmeans(vectors, n_lists, seed=config.seed, niter=10,
+                                max_points_per_centroid=256)
+        if progress:
+            _log(f"{n_lists:,} fine lists in {time.perf_counter() - t1:.0f} s")
     heads, hash_stats = train_hash_module(vc, vd, config, progress)
     clf, clf_stats = train_classifier(
         vd, clusters.assign(vc, centroids), k, config.classifier_hidden or vd.shape[1],
         config.classifier_epochs, config.classifier_lr, config.batch_size, config.seed)
     stats = {"pairs": int(len(pairs)), "hash": hash_stats, "classifier": clf_stats,
              "seconds": round(time.perf_counter() - t0, 1)}
-    return CoSHC(config, centroids, heads, clf, stats)
+    return CoSHC(config, centroids, heads, clf, stats, lists)
 
 
 def fit_records(records: Sequence[Record], vectors: np.ndarray, encoder: Encoder,
@@ -198,4 +243,17 @@ def open_searcher(artifacts: Artifacts) -> CoSHCSearcher:
         raise IndexError_(f"{folder}: {len(codes)} codes for {artifacts.count} records; "
                           "retrain with `seekcode train hash`")
     model = CoSHC.load(folder, int(artifacts.manifest["dim"]))
-    return model.searcher(artifacts.vectors, codes, categories)
+    lists = int8 = None
+    if model.lists is not None:
+        of = np.load(folder / LIST_IDS)
+        if len(of) != artifacts.count:
+            raise IndexError_(f"{folder}: {len(of)} list ids for {artifacts.count} records; "
+                              "retrain with `seekcode train hash`")
+        lists = Lists(model.lists, of)
+    if model.config.rerank == "int8":
+        values = np.load(folder / INT8, mmap_mode="r")
+        if len(values) != artifacts.count:
+            raise IndexError_(f"{folder}: {len(values)} int8 vectors for {artifacts.count} "
+                              "records; retrain with `seekcode train hash`")
+        int8 = Int8Vectors(values, np.load(folder / INT8_SCALES))
+    return model.searcher(artifacts.vectors, codes, categories, lists=lists, int8=int8)

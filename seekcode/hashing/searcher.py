@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -35,7 +38,8 @@ class CoSHCSearcher:
 
     def __init__(self, vectors: np.ndarray, codes: np.ndarray, categories: np.ndarray,
                  heads: HashHeads, classifier: CategoryClassifier, config: HashConfig,
-                 routing: str | None = None, recall: int | None = None, name: str = "coshc"):
+                 routing: str | None = None, recall: int | None = None, name: str = "coshc",
+                 lists: Lists | None = None, int8: Int8Vectors | None = None):
         self.name = name
         self.vectors = vectors
         self.codes = codes
@@ -43,20 +47,44 @@ class CoSHCSearcher:
         self.heads = heads
         self.classifier = classifier
         self.config = config
+        self.lists = lists
+        self._int8 = int8  # the copies there are; `int8` the ones in use
+        self.int8 = int8 if config.rerank == "int8" else None
         self.routing = _check_routing(routing or config.routing)
+        if self.routing == "probe" and lists is None:
+            raise InputError("probe routing needs the fine lists; retrain with `seekcode train hash`")
         self.recall = recall if recall is not None else config.recall_for(len(codes))
+        self.probe = config.probe
         self.k = classifier.k
         self.bits = codes.shape[1] * 8
         # FAISS indexes, built on first use and shared by variant() copies
         self._shared: dict[str, Any] = {}
 
-    def variant(self, routing: str, name: str, recall: int | None = None) -> CoSHCSearcher:
-        """The same trained artifacts and FAISS indexes with another routing or budget."""
+    def variant(self, routing: str, name: str, recall: int | None = None,
+                probe: int | None = None, int8: bool | None = None) -> CoSHCSearcher:
+        """The same trained artifacts and FAISS indexes with another routing, budget,
+        number of probed lists or re-rank (int8: the int8 copies, when there are any)."""
         other = copy.copy(self)
         other.routing, other.name = _check_routing(routing), name
+        if other.routing == "probe" and other.lists is None:
+            raise InputError("probe routing needs the fine lists")
         if recall is not None:
             other.recall = recall
+        if probe is not None:
+            other.probe = probe
+        if int8 is not None:
+            if int8 and self._int8 is None:
+                raise InputError("int8 re-rank needs the int8 copies of the vectors")
+            other.int8 = self._int8 if int8 else None
         return other
+
+    def bytes_per_record(self) -> float:
+        """Memory a search keeps hot per record: codes, category, fine list, int8 copy
+        (the float32 vectors are then only read for the few rows re-scored)."""
+        per = self.codes.shape[1] + 4 + (4 if self.lists is not None else 0)
+        if self.int8 is not None:
+            return float(per + self.int8.values.shape[1] + 4)
+        return float(per + self.vectors.shape[1] * 4)
 
     def ablations(self) -> dict[str, CoSHCSearcher]:
         """The paper's ablations (Table 2), sharing these artifacts and the budget N:
@@ -113,7 +141,10 @@ class CoSHCSearcher:
         if allowed is not None:
             mask = np.zeros(len(self.codes), dtype=bool)
             mask[np.asarray(allowed, dtype=np.int64)] = True
-        if self.routing == "none":
+        if self.routing == "probe" and mask is None:
+            assert self.lists is not None
+            return self._probe(qcodes, self.lists.nearest(queries, self.probe))
+        if self.routing in ("none", "probe"):  # a filtered probe scans every allowed code
             index = self._global_index()
             return _hamming_top(index, qcodes, np.full(len(queries), self.recall), mask,
                                 np.arange(len(self.codes), dtype=np.int64))
@@ -125,6 +156,48 @@ class CoSHCSearcher:
         if not cols:
             return np.full((len(queries), 0), -1, np.int64)
         return np.hstack(cols)
+
+    def _ivf(self) -> Any:
+        """IndexBinaryIVF of the codes, one inverted list per fine list. Its quantizer is
+        never used: records were assigned, and queries are routed, by the float centroids."""
+        if "ivf" not in self._shared:
+            import faiss
+
+            assert self.lists is not None
+            n_lists = len(self.lists.centroids)
+            ivf = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(self.bits), self.bits, n_lists)
+            ivf.is_trained = True
+            order = np.argsort(self.lists.of, kind="stable").astype(np.int64)
+            bounds = np.searchsorted(self.lists.of[order], np.arange(n_lists + 1))
+            for j in range(n_lists):
+                rows = np.ascontiguousarray(order[bounds[j] : bounds[j + 1]])
+                if len(rows):
+                    codes = np.ascontiguousarray(self.codes[rows])
+                    ivf.invlists.add_entries(j, len(rows), faiss.swig_ptr(rows),
+                                             faiss.swig_ptr(codes))
+            ivf.ntotal = len(self.codes)
+            self._shared["ivf"] = ivf
+        return self._shared["ivf"]
+
+    def _probe(self, qcodes: np.ndarray, probed: np.ndarray) -> np.ndarray:
+        """Each query's `recall` nearest codes (Hamming) in its probed lists, -1 padded."""
+        import faiss
+
+        ivf = self._ivf()
+        n, p = probed.shape
+        kk = max(1, min(self.recall, len(self.codes)))
+        dist = np.empty((n, kk), dtype=np.int32)
+        ids = np.empty((n, kk), dtype=np.int64)
+        params = faiss.IVFSearchParameters()  # nprobe per call: variants share the index
+        params.nprobe = p
+        q = np.ascontiguousarray(qcodes)
+        probed = np.ascontiguousarray(probed, dtype=np.int64)
+        zeros = np.zeros((n, p), dtype=np.int32)
+        with _faiss_threads(1 if n < PARALLEL_FROM else None):
+            ivf.search_preassigned_c(n, faiss.swig_ptr(q), kk, faiss.swig_ptr(probed),
+                                     faiss.swig_ptr(zeros), faiss.swig_ptr(dist),
+                                     faiss.swig_ptr(ids), False, params)
+        return ids
 
     def recall_of(self, queries: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """Whether each query's target row id is among its candidates (diagnostics)."""
@@ -158,10 +231,17 @@ class CoSHCSearcher:
 
         Similarity in the paper's Table 1 is all of this: hashing the query, the
         classifier, the FAISS Hamming scans (which keep their top R_i as they scan)
-        and the cosine of the candidates; sorting them is the caller's.
+        and the cosine of the candidates; sorting them is the caller's. With int8
+        copies, the candidates are first pruned to the best `rescore` (at least k) by
+        their int8 scores; those are scored from the float32 vectors.
         """
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         ids = self.recalled(queries, oracle, allowed)
+        keep = max(k, self.config.rescore)
+        if self.int8 is not None and ids.shape[1] > keep:
+            approx = self.int8.scores(queries, ids)
+            best = np.argpartition(-approx, keep - 1, axis=1)[:, :keep]
+            ids = np.take_along_axis(ids, best, axis=1)
         return self._scores(queries, ids), ids
 
 
@@ -196,14 +276,73 @@ def _hamming_top(index: Any, qcodes: np.ndarray, budget: np.ndarray, mask: np.nd
 PARALLEL_FROM = 16
 
 
-def _one_thread_search(index: Any, qcodes: np.ndarray, kk: int, params: Any) -> Any:
-    """index.search on the calling thread's OpenMP team of one (the setting is per
-    thread in OpenMP: concurrent searches of other threads keep theirs)."""
+@contextlib.contextmanager
+def _faiss_threads(n: int | None) -> Iterator[None]:
+    """FAISS's OpenMP team of the calling thread set to n inside (None: unchanged); the
+    setting is per thread in OpenMP, so concurrent searches of other threads keep theirs."""
+    if n is None:
+        yield
+        return
     import faiss
 
     before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
+    faiss.omp_set_num_threads(n)
     try:
-        return index.search(qcodes, kk, params=params)
+        yield
     finally:
         faiss.omp_set_num_threads(before)
+
+
+def _one_thread_search(index: Any, qcodes: np.ndarray, kk: int, params: Any) -> Any:
+    with _faiss_threads(1):
+        return index.search(qcodes, kk, params=params)
+
+
+@dataclass
+class Lists:
+    """The fine lists of "probe" routing: k-means centroids of the code vectors and the
+    list of every record. A query probes the lists of its nearest centroids (L2, as the
+    records were assigned)."""
+
+    centroids: np.ndarray  # (L, dim) float32
+    of: np.ndarray  # (n,) int32
+
+    def nearest(self, queries: np.ndarray, p: int) -> np.ndarray:
+        """(n_queries, p) ids of each query's p nearest lists, nearest first."""
+        c = self.centroids
+        p = max(1, min(p, len(c)))
+        d = (c * c).sum(axis=1)[None, :] - 2 * (queries @ c.T)
+        if p < len(c):
+            part = np.argpartition(d, p - 1, axis=1)[:, :p]
+        else:
+            part = np.broadcast_to(np.arange(len(c)), d.shape)
+        order = np.argsort(np.take_along_axis(d, part, axis=1), axis=1, kind="stable")
+        return np.take_along_axis(part, order, axis=1).astype(np.int64)
+
+
+@dataclass
+class Int8Vectors:
+    """int8 copies of unit vectors, one scale per vector (max |x| -> 127): a quarter of
+    float32's bytes, for pruning the candidates before the float32 re-score."""
+
+    values: np.ndarray  # (n, dim) int8
+    scales: np.ndarray  # (n,) float32
+
+    @classmethod
+    def quantize(cls, vectors: np.ndarray, chunk: int = 65536) -> Int8Vectors:
+        values = np.empty(vectors.shape, dtype=np.int8)
+        scales = np.empty(len(vectors), dtype=np.float32)
+        for s in range(0, len(vectors), chunk):
+            v = np.asarray(vectors[s : s + chunk], dtype=np.float32)
+            m = np.maximum(np.abs(v).max(axis=1), 1e-12) / 127
+            values[s : s + chunk] = np.clip(np.rint(v / m[:, None]), -127, 127)
+            scales[s : s + chunk] = m
+        return cls(values, scales)
+
+    def scores(self, queries: np.ndarray, cand: np.ndarray) -> np.ndarray:
+        """Approximate inner products of each query with its candidates, -inf at padding."""
+        c = np.maximum(cand, 0)
+        out = np.empty(cand.shape, dtype=np.float32)
+        for i, q in enumerate(queries):
+            out[i] = (self.values[c[i]].astype(np.float32) @ q) * self.scales[c[i]]
+        return np.where(cand >= 0, out, -np.inf)
