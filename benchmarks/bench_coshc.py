@@ -227,6 +227,34 @@ class HNSWSearcher:
         return len(faiss.serialize_index(self.index)) / self.index.ntotal
 
 
+class FlatIPSearcher:
+    """FAISS IndexFlatIP top-k: the exact search a user would pick (BLAS for batches,
+    FAISS's own scan with a k-heap for single queries)."""
+
+    def __init__(self, pool: np.ndarray):
+        import faiss
+
+        self.name = "exact"
+        self.index = faiss.IndexFlatIP(pool.shape[1])
+        self.index.add(np.ascontiguousarray(pool, dtype=np.float32))
+
+    def candidates(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
+                   oracle: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        scores, ids = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        return np.where(ids >= 0, scores, -np.inf), ids
+
+
+def blas_info() -> list[dict[str, Any]]:
+    """Which BLAS/OpenMP libraries numpy and FAISS loaded (threadpoolctl), and their threads."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return [{"note": "threadpoolctl not installed"}]
+    keep = ("internal_api", "prefix", "version", "num_threads", "threading_layer", "architecture",
+            "filepath")
+    return [{k: lib.get(k) for k in keep if k in lib} for lib in threadpool_info()]
+
+
 # ---- measuring --------------------------------------------------------------------------
 def timing(searcher: Any, queries: np.ndarray, n: int) -> dict[str, float]:
     """`seekcode eval`'s timer: median ms of similarity, sorting and their sum over n
@@ -300,6 +328,12 @@ def main() -> None:
     ap.add_argument("--hnsw-m", type=int, default=32)
     ap.add_argument("--hnsw-efc", type=int, default=64)
     ap.add_argument("--build-threads", type=int, default=2, help="threads for HNSW construction")
+    ap.add_argument("--variants", default="paper,seekcode,probe",
+                    help="CoSHC recipes to train: paper, seekcode (exhaustive Hamming), probe "
+                    "(fine lists, int8 re-rank)")
+    ap.add_argument("--probes", default="4,8,16,32,64,128", help="probe sweep (probe recipe)")
+    ap.add_argument("--probe-recalls", default="500,1000,2000", help="N sweep (probe recipe)")
+    ap.add_argument("--no-peers", action="store_true", help="skip the sign-binary peers")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--name", default="coshc")
     ap.add_argument("--render-only", action="store_true",
@@ -330,11 +364,14 @@ def main() -> None:
         paper = HashConfig.paper(epochs=args.epochs_paper)
     if args.epochs:
         ours = HashConfig.recommended(epochs=args.epochs)
-    variants = [train_variant("coshc_paper", paper, data), train_variant("coshc_seekcode", ours, data)]
+    probe = HashConfig.recommended(routing="probe", rerank="int8", epochs=ours.epochs)
+    recipes = {"paper": ("coshc_paper", paper), "seekcode": ("coshc_seekcode", ours),
+               "probe": ("coshc_probe", probe)}
+    variants = [train_variant(*recipes[v], data) for v in args.variants.split(",")]
     rng = np.random.default_rng(args.seed)
     sigma = noise_sigma(data.vectors, rng)
     log(f"noise sigma {sigma:.3f} (copy-source cosine {1 / np.sqrt(1 + sigma**2):.3f})")
-    bit_counts = sorted({paper.bits, ours.bits})
+    bit_counts = sorted({t.config.bits for t in variants})
     # ITQ beat a random rotation at every N in a 5K-record trial, so it is the peer kept.
     rotations = {f"sign{b}_itq": rotation_init(data.vectors, b, args.seed, 50) for b in bit_counts}
 
@@ -343,7 +380,7 @@ def main() -> None:
                               "noise_sigma": sigma, "training": {t.name: t.model.stats for t in variants},
                               "configs": {t.name: t.config.to_dict() for t in variants}, "pools": {},
                               "command": " ".join(sys.argv[1:]), "load_average_start": os.getloadavg(),
-                              "timed": args.timed}
+                              "timed": args.timed, "blas": blas_info()}
     sizes = [len(data.vectors) if s == "all" else int(s) for s in args.pools.split(",")]
     for size in sizes:
         pool, rel, synthetic = make_pool(data, size, sigma, args.seed + size)
@@ -351,20 +388,32 @@ def main() -> None:
         q = data.test_queries
         log(f"pool {size}: {synthetic} synthetic rows")
         res: dict[str, Any] = {"synthetic_rows": synthetic, "methods": {}}
-        exact = ExactSearcher(pool)
+        exact = FlatIPSearcher(pool)
         ex_ranks = ranks_of(exact, q, relevant_of)
         _, top1 = search_top_k(exact, q, 1)
         top1 = top1[:, 0]
         ex = summarize_ranks(ex_ranks)
         res["methods"]["exact"] = {**ex, **timing(exact, q, args.timed), "bytes_per_record": pool.shape[1] * 4}
-        log(f"  exact {res['methods']['exact']}")
+        log(f"  exact (FAISS IndexFlatIP) {res['methods']['exact']}")
 
         ctx = PoolRun(q, relevant_of, top1, ex, res, args.timed)
         add = ctx.add
+        add("exact_numpy", ExactSearcher(pool), pool.shape[1] * 4)  # seekcode's own scan
 
         curves: dict[str, Any] = {}
         for t in variants:
             s = coshc_searcher(t, pool)
+            if t.config.routing == "probe":
+                add(t.name, s, s.bytes_per_record())
+                add(f"{t.name}_float32", s.variant("probe", f"{t.name}_float32", int8=False),
+                    s.bytes_per_record() - s.int8.values.shape[1] - 4 if s.int8 is not None else 0)
+                for p in (int(x) for x in args.probes.split(",")):
+                    for n in (int(x) for x in args.probe_recalls.split(",")):
+                        if (p, n) != (s.probe, s.recall):
+                            add(f"{t.name}_p{p}_N{n}",
+                                s.variant("probe", f"{t.name}_p{p}_N{n}", recall=n, probe=p),
+                                s.bytes_per_record())
+                continue
             b = t.config.bits / 8 + 1  # code + category id (one byte at k <= 256)
             add(t.name, s, b)
             add(f"{t.name}_no_classification", s.variant("none", f"{t.name}_no_classification"), b)
@@ -375,19 +424,20 @@ def main() -> None:
             for n in ((1000,) if "paper" in t.name else (200, 500, 1000, 2000, 5000)):
                 if n != s.recall:
                     add(f"{t.name}_N{n}", s.variant(s.routing, f"{t.name}_N{n}", recall=n), b)
-        budget = variants[1].config.recall_for(size)
-        for rname, proj in rotations.items():
+        budget = HashConfig.recommended().recall_for(size)
+        for rname, proj in ({} if args.no_peers else rotations).items():
             s = sign_searcher(pool, proj, budget, rname)
             add(s.name, s, len(proj) / 8)
             curves[s.name] = {"relevant": recall_curve(s, q, rel, RECALL_SWEEP),
                               "exact_top1": recall_curve(s, q, top1, RECALL_SWEEP)}
-        s = sign_searcher(pool, None, budget, "sign384")
-        add(s.name, s, pool.shape[1] / 8)
-        curves[s.name] = {"relevant": recall_curve(s, q, rel, RECALL_SWEEP),
-                          "exact_top1": recall_curve(s, q, top1, RECALL_SWEEP)}
-        for n in (100, 200, 500, 1000):
-            if n != budget:
-                add(f"sign384_N{n}", s.variant("none", f"sign384_N{n}", recall=n), pool.shape[1] / 8)
+        if not args.no_peers:
+            s = sign_searcher(pool, None, budget, "sign384")
+            add(s.name, s, pool.shape[1] / 8)
+            curves[s.name] = {"relevant": recall_curve(s, q, rel, RECALL_SWEEP),
+                              "exact_top1": recall_curve(s, q, top1, RECALL_SWEEP)}
+            for n in (100, 200, 500, 1000):
+                if n != budget:
+                    add(f"sign384_N{n}", s.variant("none", f"sign384_N{n}", recall=n), pool.shape[1] / 8)
         res["recall_curves"] = curves
 
         hnsw_sizes = {len(data.vectors) if s == "all" else int(s) for s in args.hnsw_pools.split(",") if s}
@@ -397,7 +447,7 @@ def main() -> None:
             continue
         log(f"  building HNSW (M={args.hnsw_m}, efConstruction={args.hnsw_efc})")
         h = HNSWSearcher(pool, args.hnsw_m, args.hnsw_efc, args.build_threads)
-        target = res["methods"]["coshc_seekcode"]["r@1"]
+        target = res["methods"][variants[-1].name]["r@1"]  # the last recipe's R@1
         sweep = {}
         chosen = EF_SWEEP[-1]
         for ef in EF_SWEEP:
@@ -424,7 +474,7 @@ def main() -> None:
 
 
 # ---- reporting --------------------------------------------------------------------------
-SHOW = ["exact", "coshc_paper", "coshc_paper_no_classification", "coshc_paper_one_classification",
+SHOW = ["exact", "exact_numpy", "coshc_probe", "coshc_probe_float32", "coshc_paper", "coshc_paper_no_classification", "coshc_paper_one_classification",
         "coshc_paper_ideal_classification", "coshc_paper_N1000", "coshc_seekcode",
         "coshc_seekcode_no_classification", "coshc_seekcode_one_classification",
         "coshc_seekcode_ideal_classification", "sign128_rotated", "sign128_itq", "sign256_rotated",
@@ -445,10 +495,16 @@ def render(report: dict[str, Any], args: argparse.Namespace) -> str:
              f"{report['machine']['cpus']} cores shared with other jobs (load average "
              f"{report['load_average_start'][0]:.1f} at the start, {report.get('load_average_end', [0])[0]:.1f} "
              f"at the end), {report['machine']['date']}.",
-             "", "Command: `python benchmarks/bench_coshc.py " + report["command"] + "`", ""]
+             "", "Command: `python benchmarks/bench_coshc.py " + report["command"] + "`", "",
+             "Exact search is FAISS `IndexFlatIP` top-k (`exact`, the speedup baseline); "
+             "`exact_numpy` is seekcode's own numpy scan. BLAS and OpenMP as loaded "
+             "(threadpoolctl): " + "; ".join(
+                 f"{b.get('internal_api', '?')} {b.get('version', '')} ({b.get('prefix', '')}, "
+                 f"{b.get('num_threads', '?')} threads)" for b in report.get("blas", [])) + ".", ""]
     for name, cfg in report["configs"].items():
-        keys = ("bits", "k", "recall", "recall_per_million", "routing", "epochs", "lr", "distill",
-                "init_rotation", "batch_size")
+        keys = ("bits", "k", "recall", "recall_per_million", "max_recall", "routing", "epochs", "lr",
+                "distill", "init_rotation", "batch_size", "lists_per_sqrt", "probe", "rerank",
+                "rescore")
         lines.append(f"- `{name}`: " + ", ".join(f"{k}={cfg[k]}" for k in keys)
                      + f"; trained in {report['training'][name]['seconds']} s, classifier val accuracy "
                      f"{report['training'][name]['classifier'].get('val_accuracy', float('nan')):.3f}")
@@ -490,21 +546,26 @@ def plot(report: dict[str, Any], path: Path) -> None:
     fig, axes = plt.subplots(1, len(sizes), figsize=(6 * len(sizes), 4.5), squeeze=False)
     for ax, size in zip(axes[0], sizes, strict=True):
         methods = report["pools"][size]["methods"]
+        base = methods["exact"]["ms_total"]
         for name, m in methods.items():
             if name == "exact":
-                ax.scatter(m["ms_total"], 1.0, marker="*", s=120, color="black")
-                ax.annotate("exact", (m["ms_total"], 1.0))
+                ax.scatter(1.0, 1.0, marker="*", s=120, color="black")
+                ax.annotate("exact (FAISS flat)", (1.0, 1.0))
                 continue
             family = ("hnsw" if name == "hnsw" else "sign" if name.startswith("sign")
-                      else "paper" if "paper" in name else "seekcode")
-            color = {"hnsw": "tab:green", "sign": "tab:orange", "paper": "tab:red", "seekcode": "tab:blue"}[family]
-            ax.scatter(m["ms_total"], m["retention"]["r@1"], color=color, s=18)
+                      else "paper" if "paper" in name else "probe" if "probe" in name
+                      else "exact" if name.startswith("exact") else "seekcode")
+            color = {"hnsw": "tab:green", "sign": "tab:orange", "paper": "tab:red",
+                     "seekcode": "tab:blue", "probe": "tab:purple", "exact": "gray"}[family]
+            x = base / m["ms_total"]
+            ax.scatter(x, m["retention"]["r@1"], color=color, s=18)
             if "_N" not in name and "classification" not in name:
-                ax.annotate(name, (m["ms_total"], m["retention"]["r@1"]), fontsize=7)
+                ax.annotate(name, (x, m["retention"]["r@1"]), fontsize=7)
         ax.set_xscale("log")
         ax.axhline(0.99, ls=":", color="gray")
+        ax.axvline(50, ls=":", color="gray")
         ax.set_title(f"{int(size):,} records")
-        ax.set_xlabel("ms per query (median, one thread)")
+        ax.set_xlabel("speedup vs FAISS IndexFlatIP (median ms, one thread)")
         ax.set_ylabel("R@1 kept (vs exact)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -6,7 +6,8 @@
 #
 #   bash benchmarks/build_multilang_corpus.sh [OUT_DIR] [LANG...]
 #
-# OUT_DIR defaults to /work/data/multilang; LANG defaults to all six. Writes
+# OUT_DIR defaults to /work/data/multilang; LANG defaults to all six. CORPUS_ARGS adds
+# arguments to every `seekcode corpus` call (build_1m_corpus.sh sets --all-functions). Writes
 # OUT_DIR/<lang>.jsonl.gz, OUT_DIR/<lang>.summary.json and OUT_DIR/counts.md.
 # Downloads are cached ($SEEKCODE_CACHE or ~/.cache/seekcode): a second run reads
 # the cache and needs no network. Debian packages need apt lists (run as root:
@@ -69,7 +70,10 @@ build() {  # build LANG SPEC...
   shift
   echo "== $lang: $# sources" >&2
   local t0=$SECONDS
-  nice "$SEEKCODE" corpus "$@" -o "$OUT/$lang.jsonl.gz" --no-progress --json >"$OUT/$lang.summary.json"
+  # openjdk's sources are one src.zip of ~50 MB: over the 1 MiB default, it would be skipped whole
+  # shellcheck disable=SC2086
+  nice "$SEEKCODE" corpus "$@" -o "$OUT/$lang.jsonl.gz" --no-progress --json --max-file-bytes 100M \
+    ${CORPUS_ARGS:-} >"$OUT/$lang.summary.json"
   echo "   $lang done in $((SECONDS - t0)) s" >&2
   echo "$lang $((SECONDS - t0))" >>"$OUT/.seconds"
 }

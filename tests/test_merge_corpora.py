@@ -51,3 +51,30 @@ def test_keep_partition_refuses_records_without_one(tmp_path):
     done = subprocess.run([sys.executable, str(SCRIPT), str(a), "-o", str(tmp_path / "o.jsonl"),
                            "--keep-partition"], capture_output=True, text=True, check=False)
     assert done.returncode == 2 and "no partition" in done.stderr
+
+
+def test_distractors_fill_the_pool_but_are_never_queries(tmp_path):
+    docs = tmp_path / "docs.jsonl"
+    write_records(docs, [Record(code="def parse(s):\n    '''Parse a date string.'''\n    return s",
+                                docstring="Parse a date string.", repo="p", path="m.py",
+                                func_name="parse", language="python"),
+                         Record(code="func Add(a, b int) int {\n\treturn a + b\n}",
+                                docstring="Add two numbers together.", repo="g", path="m.go",
+                                func_name="Add", language="go")])
+    every = tmp_path / "all.jsonl"
+    write_records(every, [Record(code="def parse(s):\n    '''Parse a date string.'''\n    return s",
+                                 docstring="Parse a date string.", repo="p", path="m.py",
+                                 func_name="parse", language="python"),  # already taken
+                          Record(code="def helper(x):\n    # a longer docstring\n    return x",
+                                 docstring="Help.", repo="p", path="m.py", func_name="helper",
+                                 language="python")])
+    done = subprocess.run([sys.executable, str(SCRIPT), str(docs), "--language", "all",
+                           "--distractors", str(every), "-o", str(tmp_path / "out.jsonl")],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    got = {r.func_name: r for r in read_records(tmp_path / "out.jsonl")}
+    assert set(got) == {"parse", "Add", "helper"}  # both languages; the duplicate once
+    assert got["parse"].query_text and got["Add"].query_text
+    assert not got["helper"].query_text and got["helper"].extra["distractor"] is True
+    assert got["helper"].partition == got["parse"].partition  # one project, one partition
+    assert "1 duplicate code" in done.stdout
