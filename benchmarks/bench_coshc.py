@@ -170,7 +170,20 @@ def train_variant(name: str, config: Any, data: Data) -> Trained:
 
 
 def coshc_searcher(t: Trained, pool: np.ndarray) -> Any:
-    return t.model.searcher(pool, name=t.name)
+    """The searcher an index of `pool` would open: with probe routing, the fine lists are
+    those its build would fit on these vectors (their number grows with the pool)."""
+    import dataclasses
+
+    from seekcode.hashing.coshc import fine_centroids
+
+    model = t.model
+    if model.lists is not None:
+        t0 = time.perf_counter()
+        model = dataclasses.replace(model, lists=fine_centroids(pool, model.config))
+        searcher = model.searcher(pool, name=t.name)
+        searcher.build_seconds = time.perf_counter() - t0  # lists, filing, int8 copies
+        return searcher
+    return model.searcher(pool, name=t.name)
 
 
 def sign_searcher(pool: np.ndarray, proj: np.ndarray | None, recall: int, name: str) -> Any:
@@ -404,7 +417,7 @@ def main() -> None:
         for t in variants:
             s = coshc_searcher(t, pool)
             if t.config.routing == "probe":
-                add(t.name, s, s.bytes_per_record())
+                add(t.name, s, s.bytes_per_record())["build_seconds"] = s.build_seconds
                 add(f"{t.name}_float32", s.variant("probe", f"{t.name}_float32", int8=False),
                     s.bytes_per_record() - s.int8.values.shape[1] - 4 if s.int8 is not None else 0)
                 for p in (int(x) for x in args.probes.split(",")):

@@ -32,3 +32,24 @@ def assign(vectors: np.ndarray, centroids: np.ndarray, chunk: int = 65536) -> np
         x = np.asarray(vectors[s : s + chunk], dtype=np.float32)
         out[s : s + chunk] = np.argmin(c_sq[None, :] - 2 * x @ c.T, axis=1)
     return out
+
+
+def nearest(vectors: np.ndarray, centroids: np.ndarray, s: int,
+            chunk: int = 32768) -> tuple[np.ndarray, np.ndarray]:
+    """Each vector's s nearest centroids (L2), nearest first: (int32 ids, squared distances)."""
+    c = np.asarray(centroids, dtype=np.float32)
+    s = max(1, min(s, len(c)))
+    c_sq = (c * c).sum(axis=1)
+    ids = np.empty((len(vectors), s), dtype=np.int32)
+    dist = np.empty((len(vectors), s), dtype=np.float32)
+    for start in range(0, len(vectors), chunk):
+        x = np.asarray(vectors[start : start + chunk], dtype=np.float32)
+        d = c_sq[None, :] - 2 * x @ c.T
+        part = np.argpartition(d, s - 1, axis=1)[:, :s] if s < len(c) else \
+            np.broadcast_to(np.arange(len(c)), d.shape)
+        dp = np.take_along_axis(d, part, axis=1)
+        order = np.argsort(dp, axis=1, kind="stable")
+        ids[start : start + chunk] = np.take_along_axis(part, order, axis=1)
+        x_sq = (x * x).sum(axis=1, keepdims=True)
+        dist[start : start + chunk] = np.maximum(np.take_along_axis(dp, order, axis=1) + x_sq, 0)
+    return ids, dist

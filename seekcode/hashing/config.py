@@ -83,6 +83,7 @@ class HashConfig:
     lists: int = 0  # 0: lists_per_sqrt * sqrt(records)
     lists_per_sqrt: float = 2.0
     probe: int = 32  # lists searched per query
+    spill: int = 2  # lists each record is filed in (its nearest ones)
     # Re-rank from int8 copies of the vectors (one scale per vector), then the best
     # `rescore` (at least k) again from the float32 vectors, so the scores returned are
     # exact cosines and only the pruning N -> rescore is approximate.
@@ -101,8 +102,9 @@ class HashConfig:
             raise InputError(f"k={self.k}: need at least one category")
         if self.rerank not in RERANKS:
             raise InputError(f"rerank {self.rerank!r}: expected one of {', '.join(RERANKS)}")
-        if self.probe < 1 or self.lists < 0:
-            raise InputError(f"probe={self.probe}, lists={self.lists}: probe >= 1, lists >= 0")
+        if self.probe < 1 or self.lists < 0 or self.spill < 1:
+            raise InputError(f"probe={self.probe}, lists={self.lists}, spill={self.spill}: "
+                             "probe >= 1, lists >= 0, spill >= 1")
 
     @classmethod
     def paper(cls, **overrides: Any) -> HashConfig:

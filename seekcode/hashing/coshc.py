@@ -12,7 +12,8 @@ generation's `coshc/` folder is defined here and nowhere else::
       classifier.npz   the query category classifier's weights
       config.json      the HashConfig that produced them
       lists.npy        float32 (L, dim): fine k-means centroids ("probe" routing only)
-      list_ids.npy     int32 (n,): every record's fine list ("probe" routing only)
+      list_ids.npy     int32 (n, spill): the fine lists every record is filed in ("probe")
+      list_reach.npy   float32 (L,): each list's reach (90th percentile member distance)
       int8.npy         int8 (n, dim) copies of the vectors (int8 re-rank only)
       int8_scales.npy  float32 (n,): their scales
 """
@@ -52,6 +53,7 @@ CLASSIFIER = "classifier.npz"
 CONFIG = "config.json"
 LISTS = "lists.npy"
 LIST_IDS = "list_ids.npy"
+LIST_REACH = "list_reach.npy"
 INT8 = "int8.npy"
 INT8_SCALES = "int8_scales.npy"
 
@@ -83,7 +85,7 @@ class CoSHC:
         """Every record's fine list, when the model has lists."""
         if self.lists is None:
             return None
-        return Lists(self.lists, clusters.assign(vectors, self.lists))
+        return Lists.build(vectors, self.lists, self.config.spill)
 
     def searcher(self, vectors: np.ndarray, codes: np.ndarray | None = None,
                  categories: np.ndarray | None = None, name: str = NAME,
@@ -106,12 +108,13 @@ class CoSHC:
         np.save(folder / CODES, codes)
         np.save(folder / CATEGORIES, categories)
         np.save(folder / CENTROIDS, self.centroids)
-        for stale in (LISTS, LIST_IDS, INT8, INT8_SCALES):  # a model saved over another
+        for stale in (LISTS, LIST_IDS, LIST_REACH, INT8, INT8_SCALES):  # saved over another
             (folder / stale).unlink(missing_ok=True)
         lists = self.fine_lists(vectors)
         if lists is not None:
             np.save(folder / LISTS, lists.centroids)
             np.save(folder / LIST_IDS, lists.of)
+            np.save(folder / LIST_REACH, lists.reach)
         if self.config.rerank == "int8":
             int8 = Int8Vectors.quantize(vectors)
             np.save(folder / INT8, int8.values)
@@ -129,7 +132,7 @@ class CoSHC:
             if len(bits) else 0.0,
         }
         if lists is not None:
-            sizes = np.bincount(lists.of, minlength=len(lists.centroids))
+            sizes = np.bincount(lists.of[:, 0], minlength=len(lists.centroids))
             training["lists"] = {"count": int(len(sizes)), "largest": int(sizes.max()),
                                  "median": float(np.median(sizes)), "empty": int((sizes == 0).sum())}
         return {"config": self.config.to_dict(), "bits": self.config.bits, "k": self.k,
@@ -162,16 +165,7 @@ def fit(vectors: np.ndarray, pairs: np.ndarray, query_vectors: np.ndarray, confi
     vd = np.asarray(query_vectors, dtype=np.float32)
     vc = np.asarray(vectors[pairs], dtype=np.float32)
     centroids = clusters.kmeans(vectors, k, seed=config.seed)
-    lists = None
-    if config.routing == "probe":
-        n_lists = config.lists_for(len(vectors))
-        t1 = time.perf_counter()
-        # 256 points per list and 10 iterations: the lists only have to be balanced
-        # neighbourhoods, not a converged clustering (1M records, 2,000 lists: minutes)
-        lists = clusters.kmeans(vectors, n_lists, seed=config.seed, niter=10,
-                                max_points_per_centroid=256)
-        if progress:
-            _log(f"{n_lists:,} fine lists in {time.perf_counter() - t1:.0f} s")
+    lists = fine_centroids(vectors, config, progress) if config.routing == "probe" else None
     heads, hash_stats = train_hash_module(vc, vd, config, progress)
     clf, clf_stats = train_classifier(
         vd, clusters.assign(vc, centroids), k, config.classifier_hidden or vd.shape[1],
@@ -179,6 +173,19 @@ def fit(vectors: np.ndarray, pairs: np.ndarray, query_vectors: np.ndarray, confi
     stats = {"pairs": int(len(pairs)), "hash": hash_stats, "classifier": clf_stats,
              "seconds": round(time.perf_counter() - t0, 1)}
     return CoSHC(config, centroids, heads, clf, stats, lists)
+
+
+def fine_centroids(vectors: np.ndarray, config: HashConfig, progress: bool = True) -> np.ndarray:
+    """The fine lists' centroids for "probe" routing over these vectors."""
+    n_lists = config.lists_for(len(vectors))
+    t0 = time.perf_counter()
+    # 256 points per list and 10 iterations: the lists only have to be balanced
+    # neighbourhoods, not a converged clustering
+    lists = clusters.kmeans(vectors, n_lists, seed=config.seed, niter=10,
+                            max_points_per_centroid=256)
+    if progress:
+        _log(f"{n_lists:,} fine lists in {time.perf_counter() - t0:.0f} s")
+    return lists
 
 
 def fit_records(records: Sequence[Record], vectors: np.ndarray, encoder: Encoder,
@@ -246,10 +253,10 @@ def open_searcher(artifacts: Artifacts) -> CoSHCSearcher:
     lists = int8 = None
     if model.lists is not None:
         of = np.load(folder / LIST_IDS)
-        if len(of) != artifacts.count:
+        if len(of) != artifacts.count or of.ndim != 2:
             raise IndexError_(f"{folder}: {len(of)} list ids for {artifacts.count} records; "
                               "retrain with `seekcode train hash`")
-        lists = Lists(model.lists, of)
+        lists = Lists(model.lists, of, np.load(folder / LIST_REACH))
     if model.config.rerank == "int8":
         values = np.load(folder / INT8, mmap_mode="r")
         if len(values) != artifacts.count:

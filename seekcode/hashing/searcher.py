@@ -81,7 +81,9 @@ class CoSHCSearcher:
     def bytes_per_record(self) -> float:
         """Memory a search keeps hot per record: codes, category, fine list, int8 copy
         (the float32 vectors are then only read for the few rows re-scored)."""
-        per = self.codes.shape[1] + 4 + (4 if self.lists is not None else 0)
+        per = self.codes.shape[1] + 4
+        if self.lists is not None:  # each filing: a code and an id in the inverted lists
+            per = self.lists.of.shape[1] * (self.codes.shape[1] + 8) + 4
         if self.int8 is not None:
             return float(per + self.int8.values.shape[1] + 4)
         return float(per + self.vectors.shape[1] * 4)
@@ -167,15 +169,18 @@ class CoSHCSearcher:
             n_lists = len(self.lists.centroids)
             ivf = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(self.bits), self.bits, n_lists)
             ivf.is_trained = True
-            order = np.argsort(self.lists.of, kind="stable").astype(np.int64)
-            bounds = np.searchsorted(self.lists.of[order], np.arange(n_lists + 1))
+            of = self.lists.of
+            list_of = of.T.reshape(-1)  # every (list, record) filing, spill by spill
+            record = np.tile(np.arange(len(self.codes), dtype=np.int64), of.shape[1])
+            order = np.argsort(list_of, kind="stable")
+            bounds = np.searchsorted(list_of[order], np.arange(n_lists + 1))
             for j in range(n_lists):
-                rows = np.ascontiguousarray(order[bounds[j] : bounds[j + 1]])
+                rows = np.ascontiguousarray(record[order[bounds[j] : bounds[j + 1]]])
                 if len(rows):
                     codes = np.ascontiguousarray(self.codes[rows])
                     ivf.invlists.add_entries(j, len(rows), faiss.swig_ptr(rows),
                                              faiss.swig_ptr(codes))
-            ivf.ntotal = len(self.codes)
+            ivf.ntotal = len(list_of)
             self._shared["ivf"] = ivf
         return self._shared["ivf"]
 
@@ -183,6 +188,7 @@ class CoSHCSearcher:
         """Each query's `recall` nearest codes (Hamming) in its probed lists, -1 padded."""
         import faiss
 
+        assert self.lists is not None
         ivf = self._ivf()
         n, p = probed.shape
         kk = max(1, min(self.recall, len(self.codes)))
@@ -197,6 +203,8 @@ class CoSHCSearcher:
             ivf.search_preassigned_c(n, faiss.swig_ptr(q), kk, faiss.swig_ptr(probed),
                                      faiss.swig_ptr(zeros), faiss.swig_ptr(dist),
                                      faiss.swig_ptr(ids), False, params)
+        if self.lists.of.shape[1] > 1:
+            ids = _first_of_each(ids)  # a record filed in two probed lists comes twice
         return ids
 
     def recall_of(self, queries: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -276,6 +284,17 @@ def _hamming_top(index: Any, qcodes: np.ndarray, budget: np.ndarray, mask: np.nd
 PARALLEL_FROM = 16
 
 
+def _first_of_each(ids: np.ndarray) -> np.ndarray:
+    """Each row with repeated ids replaced by -1 after their first place."""
+    order = np.argsort(ids, axis=1, kind="stable")
+    s = np.take_along_axis(ids, order, axis=1)
+    repeat = np.zeros(ids.shape, dtype=bool)
+    repeat[:, 1:] = (s[:, 1:] == s[:, :-1]) & (s[:, 1:] >= 0)
+    out = ids.copy()
+    np.put_along_axis(out, order, np.where(repeat, -1, s), axis=1)
+    return out
+
+
 @contextlib.contextmanager
 def _faiss_threads(n: int | None) -> Iterator[None]:
     """FAISS's OpenMP team of the calling thread set to n inside (None: unchanged); the
@@ -298,25 +317,49 @@ def _one_thread_search(index: Any, qcodes: np.ndarray, kk: int, params: Any) -> 
         return index.search(qcodes, kk, params=params)
 
 
+# A query's score for a list: its inner product with the centroid plus this share of the
+# list's reach (the 90th percentile distance of its members to the centroid), an optimistic
+# bound on the best member; on 33,589 real MiniLM vectors, 0.5 probed the exact top-1's list
+# more often than 0, 0.25 or 1 at every probe count.
+REACH_WEIGHT = 0.5
+
+
 @dataclass
 class Lists:
-    """The fine lists of "probe" routing: k-means centroids of the code vectors and the
-    list of every record. A query probes the lists of its nearest centroids (L2, as the
-    records were assigned)."""
+    """The fine lists of "probe" routing: k-means centroids of the code vectors and, for
+    every record, the `spill` nearest lists it is filed in (nearest first). Filing a record
+    in two lists keeps the ones near a boundary findable from either side."""
 
     centroids: np.ndarray  # (L, dim) float32
-    of: np.ndarray  # (n,) int32
+    of: np.ndarray  # (n, spill) int32
+    reach: np.ndarray  # (L,) float32
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, centroids: np.ndarray, spill: int = 1) -> Lists:
+        from seekcode.hashing import clusters
+
+        of, dist = clusters.nearest(vectors, centroids, spill)
+        reach = np.zeros(len(centroids), dtype=np.float32)
+        primary = of[:, 0]
+        order = np.argsort(primary, kind="stable")
+        bounds = np.searchsorted(primary[order], np.arange(len(centroids) + 1))
+        radius = np.sqrt(dist[:, 0])
+        for j in range(len(centroids)):
+            members = radius[order[bounds[j] : bounds[j + 1]]]
+            if len(members):
+                reach[j] = np.percentile(members, 90)
+        return cls(np.asarray(centroids, dtype=np.float32), of, reach)
 
     def nearest(self, queries: np.ndarray, p: int) -> np.ndarray:
-        """(n_queries, p) ids of each query's p nearest lists, nearest first."""
+        """(n_queries, p) ids of each query's p best lists, best first."""
         c = self.centroids
         p = max(1, min(p, len(c)))
-        d = (c * c).sum(axis=1)[None, :] - 2 * (queries @ c.T)
+        score = queries @ c.T + REACH_WEIGHT * self.reach[None, :]
         if p < len(c):
-            part = np.argpartition(d, p - 1, axis=1)[:, :p]
+            part = np.argpartition(-score, p - 1, axis=1)[:, :p]
         else:
-            part = np.broadcast_to(np.arange(len(c)), d.shape)
-        order = np.argsort(np.take_along_axis(d, part, axis=1), axis=1, kind="stable")
+            part = np.broadcast_to(np.arange(len(c)), score.shape)
+        order = np.argsort(-np.take_along_axis(score, part, axis=1), axis=1, kind="stable")
         return np.take_along_axis(part, order, axis=1).astype(np.int64)
 
 
