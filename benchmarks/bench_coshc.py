@@ -311,12 +311,12 @@ class PoolRun:
     res: dict[str, Any]
     timed: int
 
-    def add(self, name: str, searcher: Any, extra_bytes: float) -> dict[str, Any]:
+    def add(self, name: str, searcher: Any, hot_bytes: float) -> dict[str, Any]:
         """Accuracy, retention, timing and hashing-stage recall of one method."""
         m = summarize_ranks(ranks_of(searcher, self.queries, self.relevant))
         row = {**m, **timing(searcher, self.queries, self.timed),
                "retention": {k: (m[k] / self.exact[k] if self.exact[k] else float("nan")) for k in m},
-               "recall": getattr(searcher, "recall", None), "bytes_per_record": extra_bytes}
+               "recall": getattr(searcher, "recall", None), "bytes_per_record": hot_bytes}
         if hasattr(searcher, "recall_of") and searcher.routing != "ideal":
             row["exact_top1_recalled"] = float(searcher.recall_of(self.queries, self.top1).mean())
         self.res["methods"][name] = row
@@ -346,6 +346,8 @@ def main() -> None:
                     "(fine lists, int8 re-rank)")
     ap.add_argument("--probes", default="4,8,16,32,64,128", help="probe sweep (probe recipe)")
     ap.add_argument("--probe-recalls", default="500,1000,2000", help="N sweep (probe recipe)")
+    ap.add_argument("--spill-shares", default="",
+                    help="other shares of spilled records to sweep (probe recipe), e.g. 0.5,0")
     ap.add_argument("--no-peers", action="store_true", help="skip the sign-binary peers")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--name", default="coshc")
@@ -363,6 +365,7 @@ def main() -> None:
 
     from seekcode.hashing.config import HashConfig
     from seekcode.hashing.model import rotation_init
+    from seekcode.hashing.searcher import Lists
     from seekcode.index.search import ExactSearcher, search_top_k
 
     torch.set_num_threads(2)  # training is not timed
@@ -411,7 +414,8 @@ def main() -> None:
 
         ctx = PoolRun(q, relevant_of, top1, ex, res, args.timed)
         add = ctx.add
-        add("exact_numpy", ExactSearcher(pool), pool.shape[1] * 4)  # seekcode's own scan
+        floats = pool.shape[1] * 4  # a float32 vector
+        add("exact_numpy", ExactSearcher(pool), floats)  # seekcode's own scan
 
         curves: dict[str, Any] = {}
         for t in variants:
@@ -419,15 +423,24 @@ def main() -> None:
             if t.config.routing == "probe":
                 add(t.name, s, s.bytes_per_record())["build_seconds"] = s.build_seconds
                 add(f"{t.name}_float32", s.variant("probe", f"{t.name}_float32", int8=False),
-                    s.bytes_per_record() - s.int8.values.shape[1] - 4 if s.int8 is not None else 0)
-                for p in (int(x) for x in args.probes.split(",")):
-                    for n in (int(x) for x in args.probe_recalls.split(",")):
-                        if (p, n) != (s.probe, s.recall):
-                            add(f"{t.name}_p{p}_N{n}",
-                                s.variant("probe", f"{t.name}_p{p}_N{n}", recall=n, probe=p),
-                                s.bytes_per_record())
+                    s.bytes_per_record() - s.int8.values.shape[1] - 4 + pool.shape[1] * 4
+                    if s.int8 is not None else s.bytes_per_record())
+                shares = [float(x) for x in args.spill_shares.split(",") if x]
+                for share in [t.config.spill_share, *shares]:
+                    if share != t.config.spill_share:
+                        lists = Lists.build(pool, s.lists.centroids, t.config.spill, share)
+                        s = t.model.searcher(pool, name=t.name, lists=lists, int8=s.int8)
+                    tag = "" if share == t.config.spill_share else f"_spill{share:g}"
+                    for p in (int(x) for x in args.probes.split(",")):
+                        for n in (int(x) for x in args.probe_recalls.split(",")):
+                            if (p, n, tag) != (s.probe, s.recall, ""):
+                                name = f"{t.name}{tag}_p{p}_N{n}"
+                                add(name, s.variant("probe", name, recall=n, probe=p),
+                                    s.bytes_per_record())
                 continue
-            b = t.config.bits / 8 + 1  # code + category id (one byte at k <= 256)
+            # code + category id (one byte at k <= 256) + the float32 vectors its re-rank of N
+            # rows at random reads
+            b = t.config.bits / 8 + 1 + floats
             add(t.name, s, b)
             add(f"{t.name}_no_classification", s.variant("none", f"{t.name}_no_classification"), b)
             add(f"{t.name}_one_classification", s.variant("one", f"{t.name}_one_classification"), b)
@@ -440,17 +453,17 @@ def main() -> None:
         budget = HashConfig.recommended().recall_for(size)
         for rname, proj in ({} if args.no_peers else rotations).items():
             s = sign_searcher(pool, proj, budget, rname)
-            add(s.name, s, len(proj) / 8)
+            add(s.name, s, len(proj) / 8 + floats)
             curves[s.name] = {"relevant": recall_curve(s, q, rel, RECALL_SWEEP),
                               "exact_top1": recall_curve(s, q, top1, RECALL_SWEEP)}
         if not args.no_peers:
             s = sign_searcher(pool, None, budget, "sign384")
-            add(s.name, s, pool.shape[1] / 8)
+            add(s.name, s, pool.shape[1] / 8 + floats)
             curves[s.name] = {"relevant": recall_curve(s, q, rel, RECALL_SWEEP),
                               "exact_top1": recall_curve(s, q, top1, RECALL_SWEEP)}
             for n in (100, 200, 500, 1000):
                 if n != budget:
-                    add(f"sign384_N{n}", s.variant("none", f"sign384_N{n}", recall=n), pool.shape[1] / 8)
+                    add(f"sign384_N{n}", s.variant("none", f"sign384_N{n}", recall=n), pool.shape[1] / 8 + floats)
         res["recall_curves"] = curves
 
         hnsw_sizes = {len(data.vectors) if s == "all" else int(s) for s in args.hnsw_pools.split(",") if s}
@@ -471,7 +484,7 @@ def main() -> None:
                 chosen = ef
                 break
         h.set_ef(chosen)
-        row = add("hnsw", h, h.bytes_per_record() - pool.shape[1] * 4)
+        row = add("hnsw", h, h.bytes_per_record())  # the graph and the vectors it walks
         row.update({"ef_search": chosen, "ef_sweep_r@1": sweep, "build_seconds": h.build_seconds,
                     "m": args.hnsw_m, "ef_construction": args.hnsw_efc})
         del h
@@ -510,14 +523,18 @@ def render(report: dict[str, Any], args: argparse.Namespace) -> str:
              f"at the end), {report['machine']['date']}.",
              "", "Command: `python benchmarks/bench_coshc.py " + report["command"] + "`", "",
              "Exact search is FAISS `IndexFlatIP` top-k (`exact`, the speedup baseline); "
-             "`exact_numpy` is seekcode's own numpy scan. BLAS and OpenMP as loaded "
+             "`exact_numpy` is seekcode's own numpy scan. bytes/record: what a search keeps in "
+             "memory per record (read for every query's candidates): float32 vectors for a "
+             "float32 re-rank, HNSW's graph and vectors, the inverted lists (a 256-bit code and "
+             "an 8-byte id per filing) and the int8 copy for the probe recipe, whose float32 "
+             "vectors stay memory-mapped on disk (only its `rescore` rows are read). BLAS and OpenMP as loaded "
              "(threadpoolctl): " + "; ".join(
                  f"{b.get('internal_api', '?')} {b.get('version', '')} ({b.get('prefix', '')}, "
                  f"{b.get('num_threads', '?')} threads)" for b in report.get("blas", [])) + ".", ""]
     for name, cfg in report["configs"].items():
         keys = ("bits", "k", "recall", "recall_per_million", "max_recall", "routing", "epochs", "lr",
                 "distill", "init_rotation", "batch_size", "lists_per_sqrt", "probe", "rerank",
-                "rescore")
+                "rescore", "spill", "spill_share")
         lines.append(f"- `{name}`: " + ", ".join(f"{k}={cfg[k]}" for k in keys)
                      + f"; trained in {report['training'][name]['seconds']} s, classifier val accuracy "
                      f"{report['training'][name]['classifier'].get('val_accuracy', float('nan')):.3f}")

@@ -165,3 +165,26 @@ def test_index_built_with_probe_and_int8_searches_from_its_files(tmp_path):
     assert hits and "compress_gzip_data" in hits[0].func_name
     exact = index.search("compress gzip data", k=5, searcher="exact")
     assert hits[0].url == exact[0].url
+
+
+def test_partial_spill_files_only_the_records_nearest_a_boundary(model):
+    m, v, q = model
+    full = Lists.build(v, m.lists, spill=2)
+    half = Lists.build(v, m.lists, spill=2, share=0.5)
+    assert full.filings == 2 * len(v) and half.filings == len(v) + len(v) // 2
+    assert (half.of[:, 0] == full.of[:, 0]).all()  # every record keeps its nearest list
+    spilled = half.of[:, 1] >= 0
+    # the spilled ones sit nearer the boundary than every record that was not spilled
+    d = ((v[:, None, :] - m.lists[full.of]) ** 2).sum(axis=2)
+    gap = d[:, 1] - d[:, 0]
+    assert gap[spilled].max() <= gap[~spilled].min() + 1e-5
+    s_full, s_half = m.searcher(v, lists=full), m.searcher(v, lists=half)
+    assert s_half.bytes_per_record() == pytest.approx(s_full.bytes_per_record() - 0.5 * (8 + 8))
+    top1 = np.argmax(q @ v.T, axis=1)
+    cand = s_half.recalled(q)
+    for i in range(0, len(q), 41):  # candidates come from the lists they are filed in
+        got = cand[i][cand[i] >= 0]
+        assert len(np.unique(got)) == len(got)
+        assert np.isin(np.where(half.of[got] >= 0, half.of[got], -2),
+                       s_half.lists.nearest(q[i : i + 1], s_half.probe)[0]).any(axis=1).all()
+    assert s_half.recall_of(q, top1).mean() >= s_full.recall_of(q, top1).mean() - 0.05

@@ -84,6 +84,10 @@ class HashConfig:
     lists_per_sqrt: float = 2.0
     probe: int = 32  # lists searched per query
     spill: int = 2  # lists each record is filed in (its nearest ones)
+    # Share of the records that get their 2nd..spill-th filings: those nearest a boundary
+    # (smallest gap between their nearest and next centroid distance). Records deep inside
+    # their list are found from it alone; 1.0 spills every record.
+    spill_share: float = 1.0
     # Re-rank from int8 copies of the vectors (one scale per vector), then the best
     # `rescore` (at least k) again from the float32 vectors, so the scores returned are
     # exact cosines and only the pruning N -> rescore is approximate.
@@ -102,9 +106,10 @@ class HashConfig:
             raise InputError(f"k={self.k}: need at least one category")
         if self.rerank not in RERANKS:
             raise InputError(f"rerank {self.rerank!r}: expected one of {', '.join(RERANKS)}")
-        if self.probe < 1 or self.lists < 0 or self.spill < 1:
-            raise InputError(f"probe={self.probe}, lists={self.lists}, spill={self.spill}: "
-                             "probe >= 1, lists >= 0, spill >= 1")
+        if self.probe < 1 or self.lists < 0 or self.spill < 1 or not 0 <= self.spill_share <= 1:
+            raise InputError(f"probe={self.probe}, lists={self.lists}, spill={self.spill}, "
+                             f"spill_share={self.spill_share}: probe >= 1, lists >= 0, "
+                             "spill >= 1, 0 <= spill_share <= 1")
 
     @classmethod
     def paper(cls, **overrides: Any) -> HashConfig:

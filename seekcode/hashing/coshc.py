@@ -12,7 +12,7 @@ generation's `coshc/` folder is defined here and nowhere else::
       classifier.npz   the query category classifier's weights
       config.json      the HashConfig that produced them
       lists.npy        float32 (L, dim): fine k-means centroids ("probe" routing only)
-      list_ids.npy     int32 (n, spill): the fine lists every record is filed in ("probe")
+      list_ids.npy     int32 (n, spill): the fine lists every record is filed in ("probe"), -1: not spilled
       list_reach.npy   float32 (L,): each list's reach (90th percentile member distance)
       int8.npy         int8 (n, dim) copies of the vectors (int8 re-rank only)
       int8_scales.npy  float32 (n,): their scales
@@ -85,7 +85,7 @@ class CoSHC:
         """Every record's fine list, when the model has lists."""
         if self.lists is None:
             return None
-        return Lists.build(vectors, self.lists, self.config.spill)
+        return Lists.build(vectors, self.lists, self.config.spill, self.config.spill_share)
 
     def searcher(self, vectors: np.ndarray, codes: np.ndarray | None = None,
                  categories: np.ndarray | None = None, name: str = NAME,

@@ -83,7 +83,7 @@ class CoSHCSearcher:
         (the float32 vectors are then only read for the few rows re-scored)."""
         per = self.codes.shape[1] + 4
         if self.lists is not None:  # each filing: a code and an id in the inverted lists
-            per = self.lists.of.shape[1] * (self.codes.shape[1] + 8) + 4
+            per = self.lists.filings / len(self.codes) * (self.codes.shape[1] + 8) + 4
         if self.int8 is not None:
             return float(per + self.int8.values.shape[1] + 4)
         return float(per + self.vectors.shape[1] * 4)
@@ -172,6 +172,7 @@ class CoSHCSearcher:
             of = self.lists.of
             list_of = of.T.reshape(-1)  # every (list, record) filing, spill by spill
             record = np.tile(np.arange(len(self.codes), dtype=np.int64), of.shape[1])
+            record, list_of = record[list_of >= 0], list_of[list_of >= 0]
             order = np.argsort(list_of, kind="stable")
             bounds = np.searchsorted(list_of[order], np.arange(n_lists + 1))
             for j in range(n_lists):
@@ -328,17 +329,23 @@ REACH_WEIGHT = 0.5
 class Lists:
     """The fine lists of "probe" routing: k-means centroids of the code vectors and, for
     every record, the `spill` nearest lists it is filed in (nearest first). Filing a record
-    in two lists keeps the ones near a boundary findable from either side."""
+    in two lists keeps the ones near a boundary findable from either side; with `share` < 1
+    only that share of the records, the nearest a boundary, get their extra filings."""
 
     centroids: np.ndarray  # (L, dim) float32
-    of: np.ndarray  # (n, spill) int32
+    of: np.ndarray  # (n, spill) int32, -1 where a record is not spilled
     reach: np.ndarray  # (L,) float32
 
     @classmethod
-    def build(cls, vectors: np.ndarray, centroids: np.ndarray, spill: int = 1) -> Lists:
+    def build(cls, vectors: np.ndarray, centroids: np.ndarray, spill: int = 1,
+              share: float = 1.0) -> Lists:
         from seekcode.hashing import clusters
 
         of, dist = clusters.nearest(vectors, centroids, spill)
+        if of.shape[1] > 1 and share < 1:
+            gap = dist[:, 1] - dist[:, 0]  # how far past the boundary the record sits
+            deep = np.argsort(gap, kind="stable")[int(round(share * len(of))):]
+            of[deep, 1:] = -1
         reach = np.zeros(len(centroids), dtype=np.float32)
         primary = of[:, 0]
         order = np.argsort(primary, kind="stable")
@@ -349,6 +356,11 @@ class Lists:
             if len(members):
                 reach[j] = np.percentile(members, 90)
         return cls(np.asarray(centroids, dtype=np.float32), of, reach)
+
+    @property
+    def filings(self) -> int:
+        """Entries in the inverted lists: one per record, plus its spilled ones."""
+        return int((self.of >= 0).sum())
 
     def nearest(self, queries: np.ndarray, p: int) -> np.ndarray:
         """(n_queries, p) ids of each query's p best lists, best first."""
