@@ -217,6 +217,43 @@ def test_paper_recipe_and_cli_retrain(built, tmp_path, monkeypatch):
     assert cli.run(parser.parse_args([str(tmp_path / "missing")])) == 2
 
 
+def test_the_recommended_recipe_probes_from_its_size_on(built, tmp_path, monkeypatch):
+    """`--hash` without a config picks the recipe by the number of records indexed: below
+    PROBE_FROM one Hamming scan of every code, from it on the probed fine lists + int8."""
+    from seekcode.hashing import cli
+    from seekcode.hashing import config as config_module
+    from seekcode.index import store
+
+    assert HashConfig.recommended(records=config_module.PROBE_FROM - 1).routing == "none"
+    at = HashConfig.recommended(records=config_module.PROBE_FROM)
+    assert (at.routing, at.rerank) == ("probe", "int8")
+    assert HashConfig.recommended(records=10**9, probe=7).probe == 7  # overrides still win
+    enc = WordEncoder()
+    monkeypatch.setattr(config_module, "PROBE_FROM", 200)  # this index's 240 records are "large"
+    index, _ = Index.build(make_records(), tmp_path / "big", enc, progress=False,
+                           hooks=[coshc_build_hook(enc)])
+    cfg = index.manifest["extras"]["coshc"]["config"]
+    assert (cfg["routing"], cfg["rerank"]) == ("probe", "int8")
+    s = index.searcher()
+    assert s.lists is not None and s.int8 is not None
+    hits = index.search("compress gzip data", k=3)
+    assert all("compress_gzip_data" in h.func_name for h in hits)
+    # `seekcode train hash` on the same index picks by its size too, and keeps given options
+    orig = store.Index.open.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(store.Index, "open", classmethod(
+        lambda cls, p, encoder=None, verify=None: orig(cls, p, WordEncoder(), verify)))
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    assert cli.run(parser.parse_args([str(index.root), "--epochs", "1", "--bits", "32",
+                                      "--probe", "5"])) == 0
+    cfg = Index.open(index.root, enc).manifest["extras"]["coshc"]["config"]
+    assert (cfg["routing"], cfg["probe"], cfg["bits"]) == ("probe", 5, 32)
+    monkeypatch.setattr(config_module, "PROBE_FROM", 10_000)
+    assert cli.run(parser.parse_args([str(index.root), "--epochs", "1", "--bits", "32"])) == 0
+    cfg = Index.open(index.root, enc).manifest["extras"]["coshc"]["config"]
+    assert cfg["routing"] == "none" and cfg["rerank"] == "float32"
+
+
 @pytest.mark.slow
 def test_minilm_end_to_end(tmp_path):
     from seekcode import load_encoder

@@ -8,7 +8,7 @@ import sys
 from dataclasses import fields, replace
 from typing import Any
 
-from seekcode.hashing.config import ROUTINGS, HashConfig
+from seekcode.hashing.config import RERANKS, ROUTINGS, HashConfig
 
 # CLI option -> HashConfig field, for the settings worth changing from the command line.
 _OPTIONS: dict[str, tuple[str, type, str]] = {
@@ -17,6 +17,9 @@ _OPTIONS: dict[str, tuple[str, type, str]] = {
     "--recall": ("recall", int, "candidates N recalled before re-ranking"),
     "--recall-per-million": ("recall_per_million", int, "extra candidates per 1M records"),
     "--routing": ("routing", str, f"how N is split over categories: {', '.join(ROUTINGS)}"),
+    "--probe": ("probe", int, "fine lists probed per query (--routing probe)"),
+    "--rerank": ("rerank", str, f"re-rank from: {', '.join(RERANKS)} (int8: then the best "
+                 "few again from float32)"),
     "--epochs": ("epochs", int, "training epochs of the hash module"),
     "--lr": ("lr", float, "AdamW learning rate of the hash module"),
     "--batch-size": ("batch_size", int, "pairs per batch (the similarity matrix is m x m)"),
@@ -35,9 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the training stats as JSON")
 
 
-def config_from_args(args: argparse.Namespace) -> HashConfig:
-    """The recipe's config with every option given on the command line applied."""
-    base = HashConfig.paper() if args.recipe == "paper" else HashConfig.recommended()
+def config_from_args(args: argparse.Namespace, records: int = 0) -> HashConfig:
+    """The recipe's config (seekcode's for an index of `records`) with every option given
+    on the command line applied."""
+    base = HashConfig.paper() if args.recipe == "paper" else HashConfig.recommended(records)
     names = {f.name for f in fields(HashConfig)}
     given: dict[str, Any] = {n: getattr(args, n) for n in names
                              if getattr(args, n, None) is not None}
@@ -50,8 +54,8 @@ def run(args: argparse.Namespace) -> int:
     from seekcode.index.store import Index
 
     try:
-        config = config_from_args(args)
         index = Index.open(args.index)
+        config = config_from_args(args, index.count)
         index = index.update_extras(build_hook(index.encoder, config))
     except InputError as e:
         print(f"seekcode train hash: {e}", file=sys.stderr)

@@ -17,6 +17,12 @@ from seekcode.errors import InputError
 ROUTINGS = ("distribution", "none", "one", "probe")
 RERANKS = ("float32", "int8")
 
+# Index size from which the recommended recipe routes by probing fine lists (measured in
+# benchmarks/results/coshc-probe.md), and what changes then.
+PROBE_FROM = 200_000
+PROBE_RECIPE: dict[str, Any] = {"routing": "probe", "rerank": "int8", "probe": 32, "spill": 2,
+                                "spill_share": 1.0}
+
 
 @dataclass
 class HashConfig:
@@ -117,11 +123,18 @@ class HashConfig:
         return replace(cls(), **overrides)
 
     @classmethod
-    def recommended(cls, **overrides: Any) -> HashConfig:
-        """seekcode's recipe (see benchmarks/results/coshc.md for what each change buys)."""
+    def recommended(cls, records: int = 0, **overrides: Any) -> HashConfig:
+        """seekcode's recipe (see benchmarks/results/coshc.md for what each change buys).
+
+        From PROBE_FROM `records` on, recall probes the fine lists nearest the query and
+        re-ranks from int8 copies (benchmarks/results/coshc-probe.md): a Hamming scan of
+        every code then costs more than the lists save, below it the scan is faster.
+        """
         base = cls(bits=256, paper_loss=0.0, distill=1.0, init_rotation=True, itq_iterations=50,
                    neighbour_batches=True, lr=1e-4, epochs=10, routing="none", recall=100,
                    recall_per_million=10_000, max_recall=2000)
+        if records >= PROBE_FROM:
+            base = replace(base, **PROBE_RECIPE)
         return replace(base, **overrides)
 
     def recall_for(self, count: int) -> int:

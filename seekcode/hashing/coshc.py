@@ -201,13 +201,13 @@ def fit_records(records: Sequence[Record], vectors: np.ndarray, encoder: Encoder
 def build_hook(encoder: Encoder, config: HashConfig | None = None) -> BuildHook:
     """A build hook that fits CoSHC on the generation's records and stores it there.
 
-    `config=None` uses seekcode's recommended recipe; `HashConfig.paper()` is the
-    published one.
+    `config=None` uses seekcode's recommended recipe for the number of records indexed;
+    `HashConfig.paper()` is the published one.
     """
-    cfg = config or HashConfig.recommended()
 
     def hook(gen_dir: Path, records: Sequence[Record], vectors: np.ndarray,
              extras: dict[str, Any]) -> None:
+        cfg = config or HashConfig.recommended(records=len(records))
         model = fit_records(records, vectors, encoder, cfg)
         extras[NAME] = {**model.save(Path(gen_dir) / NAME, vectors),
                         "fitted_in": Path(gen_dir).name}
