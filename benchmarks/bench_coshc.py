@@ -53,6 +53,7 @@ class Data:
     test: np.ndarray  # row ids of held-out pairs (the evaluation queries' relevant records)
     test_queries: np.ndarray
     source: str
+    query_ms: float | None = None  # median time to encode one query, one thread
 
 
 def load_arrays(prefix: str, max_test: int, seed: int) -> Data:
@@ -110,7 +111,19 @@ def load_index(path: str, max_test: int, max_train: int) -> Data:
     vecs = encode_cached(index.encoder, [records[i].query_text for i in np.concatenate([train, test])],
                          cache)
     return Data(np.asarray(index.vectors), train, vecs[: len(train)], test, vecs[len(train):],
-                f"index {path} ({index.manifest['encoder']['id']})")
+                f"index {path} ({index.manifest['encoder']['id']})",
+                query_encoding_ms(index.encoder, [records[i].query_text for i in test[:100]]))
+
+
+def query_encoding_ms(encoder: Any, texts: list[str]) -> float:
+    """Median ms to encode one query (as a search does), after one warm-up call."""
+    encoder.encode_queries(texts[:1], progress=False)
+    times = []
+    for t in texts:
+        t0 = time.perf_counter()
+        encoder.encode_queries([t], progress=False)
+        times.append((time.perf_counter() - t0) * 1000)
+    return float(np.median(times))
 
 
 def noise_sigma(vectors: np.ndarray, rng: np.random.Generator) -> float:
@@ -392,6 +405,7 @@ def main() -> None:
     rotations = {f"sign{b}_itq": rotation_init(data.vectors, b, args.seed, 50) for b in bit_counts}
 
     report: dict[str, Any] = {"machine": machine(), "source": data.source, "records_real": len(data.vectors),
+                              "query_encoding_ms": data.query_ms,
                               "train_pairs": len(data.train), "test_queries": len(data.test),
                               "noise_sigma": sigma, "training": {t.name: t.model.stats for t in variants},
                               "configs": {t.name: t.config.to_dict() for t in variants}, "pools": {},
@@ -517,7 +531,9 @@ def render(report: dict[str, Any], args: argparse.Namespace) -> str:
              f"vectors (noise norm {report['noise_sigma']:.3f}: a copy has cosine "
              f"{1 / np.sqrt(1 + report['noise_sigma'] ** 2):.3f} to its source, the median "
              "nearest-neighbour cosine of the real vectors).",
-             f"One thread for every timing (median of {report.get('timed', args.timed)} queries, query encoding excluded); "
+             f"One thread for every timing (median of {report.get('timed', args.timed)} queries, query encoding excluded"
+             + (f": encoding one query takes {report['query_encoding_ms']:.2f} ms (median, one thread), the same for every method"
+                if report.get("query_encoding_ms") is not None else "") + "); "
              f"{report['machine']['cpus']} cores shared with other jobs (load average "
              f"{report['load_average_start'][0]:.1f} at the start, {report.get('load_average_end', [0])[0]:.1f} "
              f"at the end), {report['machine']['date']}.",
