@@ -527,10 +527,13 @@ def render(report: dict[str, Any], args: argparse.Namespace) -> str:
              f"Data: {report['source']}: {report['records_real']} real records, "
              f"{report['train_pairs']} training pairs (train partition), {report['test_queries']} "
              "held-out queries (docstring summary -> its own function).",
-             f"Pools larger than the real corpus are filled with noise-perturbed copies of real "
-             f"vectors (noise norm {report['noise_sigma']:.3f}: a copy has cosine "
-             f"{1 / np.sqrt(1 + report['noise_sigma'] ** 2):.3f} to its source, the median "
-             "nearest-neighbour cosine of the real vectors).",
+             (f"Pools larger than the real corpus are filled with noise-perturbed copies of real "
+              f"vectors (noise norm {report['noise_sigma']:.3f}: a copy has cosine "
+              f"{1 / np.sqrt(1 + report['noise_sigma'] ** 2):.3f} to its source, the median "
+              "nearest-neighbour cosine of the real vectors)."
+              if any(r["synthetic_rows"] for r in report["pools"].values())
+              else "Every pool is real records only (smaller pools: a seeded sample of the "
+                   "corpus that keeps every held-out query's function)."),
              f"One thread for every timing (median of {report.get('timed', args.timed)} queries, query encoding excluded"
              + (f": encoding one query takes {report['query_encoding_ms']:.2f} ms (median, one thread), the same for every method"
                 if report.get("query_encoding_ms") is not None else "") + "); "
