@@ -20,7 +20,7 @@ SITE=${SITE_PACKAGES:-/root/.pyenv/versions/3.11.7/lib/python3.11/site-packages}
 EXTRA_PY=(pypi:numpy pypi:scipy pypi:sympy pypi:pandas pypi:scikit-learn pypi:matplotlib
   pypi:astropy pypi:sqlglot pypi:pygments pypi:twisted pypi:tornado pypi:boto3 pypi:botocore)
 # More real code, read only as distractors (every function, docstrings dropped): the six
-# languages' sources above give ~480K distinct functions, short of 1M.
+# languages' sources above give ~480K distinct functions, short of 1M; with these, 1.0M.
 EXTRA_SOURCES=(
   "pypi:django pypi:sqlalchemy pypi:ansible pypi:ansible-core pypi:salt pypi:transformers
    pypi:homeassistant pypi:sphinx pypi:networkx pypi:nltk pypi:statsmodels pypi:dask pypi:xarray
@@ -34,6 +34,13 @@ EXTRA_SOURCES=(
    deb:golang-github-gin-gonic-gin-dev deb:golang-github-syncthing-syncthing-dev"
   "npm:three npm:lodash npm:echarts npm:pdfjs-dist npm:typescript npm:webpack npm:eslint
    npm:rxjs npm:moment npm:vue npm:react-dom npm:d3"
+  # other Python versions' standard libraries (pyenv's here), where they differ from this one's
+  "${OTHER_STDLIBS:-$(ls -d /root/.pyenv/versions/3.*/lib/python3.* 2>/dev/null | grep -vx "$(dirname "$SITE")" | tr '\n' ' ')}"
+  "pypi:keystone pypi:openstack-heat pypi:horizon pypi:ironic pypi:manila pypi:octavia pypi:swift
+   pypi:scrapy pypi:celery pypi:kombu pypi:pyramid pypi:flask pypi:werkzeug pypi:aiohttp
+   pypi:paramiko pypi:bokeh pypi:pillow pypi:pyqtgraph pypi:black pypi:poetry"
+  "pypi:kubernetes pypi:sqlfluff pypi:openpyxl pypi:reportlab pypi:docutils pypi:hypothesis
+   pypi:pyglet pypi:kivy"
 )
 # The AWS SDK for Go is mostly generated accessors: a seeded sample of it, not all.
 AWS_SAMPLE=150000
