@@ -17,10 +17,14 @@ from seekcode.errors import InputError
 ROUTINGS = ("distribution", "none", "one", "probe")
 RERANKS = ("float32", "int8")
 
-# Index size from which the recommended recipe routes by probing fine lists (measured in
-# benchmarks/results/coshc-probe.md), and what changes then.
+# Index size from which the recommended recipe routes by probing fine lists, and what
+# changes then. Provisional (issue 13): on 33,589 real functions (MiniLM) an exhaustive
+# Hamming scan kept 100% / 100% of exact R@1 / R@10 at 0.60 ms and probe 64 lists, N=500,
+# int8 re-rank 100.7% / 99.3% at 0.68 ms, so small indexes scan; at 1M an exhaustive
+# scan of 256-bit codes alone costs 2.7-3.0 ms (FAISS IndexBinaryFlat, one thread). The
+# threshold and probe count are not yet measured at 1M real records.
 PROBE_FROM = 200_000
-PROBE_RECIPE: dict[str, Any] = {"routing": "probe", "rerank": "int8", "probe": 32, "spill": 2,
+PROBE_RECIPE: dict[str, Any] = {"routing": "probe", "rerank": "int8", "probe": 64, "spill": 2,
                                 "spill_share": 1.0}
 
 
@@ -127,8 +131,7 @@ class HashConfig:
         """seekcode's recipe (see benchmarks/results/coshc.md for what each change buys).
 
         From PROBE_FROM `records` on, recall probes the fine lists nearest the query and
-        re-ranks from int8 copies (benchmarks/results/coshc-probe.md): a Hamming scan of
-        every code then costs more than the lists save, below it the scan is faster.
+        re-ranks from int8 copies (see PROBE_FROM for what is measured and what is not).
         """
         base = cls(bits=256, paper_loss=0.0, distill=1.0, init_rotation=True, itq_iterations=50,
                    neighbour_batches=True, lr=1e-4, epochs=10, routing="none", recall=100,
