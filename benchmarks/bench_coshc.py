@@ -436,15 +436,14 @@ def main() -> None:
             s = coshc_searcher(t, pool)
             if t.config.routing == "probe":
                 add(t.name, s, s.bytes_per_record())["build_seconds"] = s.build_seconds
-                add(f"{t.name}_float32", s.variant("probe", f"{t.name}_float32", int8=False),
-                    s.bytes_per_record() - s.int8.values.shape[1] - 4 + pool.shape[1] * 4
-                    if s.int8 is not None else s.bytes_per_record())
+                f32 = s.variant("probe", f"{t.name}_float32", int8=False)
+                add(f32.name, f32, f32.bytes_per_record())
                 shares = [float(x) for x in args.spill_shares.split(",") if x]
                 for share in [t.config.spill_share, *shares]:
-                    if share != t.config.spill_share:
+                    tag = "" if share == t.config.spill_share else f"_spill{share:g}"
+                    if tag:  # the same centroids and int8 copies, other filings
                         lists = Lists.build(pool, s.lists.centroids, t.config.spill, share)
                         s = t.model.searcher(pool, name=t.name, lists=lists, int8=s.int8)
-                    tag = "" if share == t.config.spill_share else f"_spill{share:g}"
                     for p in (int(x) for x in args.probes.split(",")):
                         for n in (int(x) for x in args.probe_recalls.split(",")):
                             if (p, n, tag) != (s.probe, s.recall, ""):
