@@ -88,6 +88,19 @@ def test_probing_every_list_is_the_whole_index(model):
     assert np.array_equal(np.sort(d, axis=1)[:, :140], every[:, :140])
 
 
+def test_the_probe_scan_agrees_in_chunks_and_one_query_at_a_time(model, monkeypatch):
+    from seekcode.hashing import searcher as searcher_module
+
+    m, v, q = model
+    s = m.searcher(v)
+    whole = s.recalled(q[:40])  # 40 queries: one FAISS call on both threads
+    assert (whole >= 0).sum(axis=1).min() > 100
+    monkeypatch.setattr(searcher_module, "_COUNT_SCAN_BYTES", 1)  # one query per call
+    assert np.array_equal(s.recalled(q[:40]), whole)
+    monkeypatch.undo()
+    assert np.array_equal(np.vstack([s.recalled(q[i : i + 1]) for i in range(40)]), whole)
+
+
 def test_int8_rerank_returns_exact_cosines_of_the_rescored(model):
     m, v, q = model
     s = m.searcher(v)
