@@ -22,7 +22,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -290,6 +290,40 @@ def timing(searcher: Any, queries: np.ndarray, n: int) -> dict[str, float]:
     return time_searcher(searcher, queries, n, k=10, warmup=5)
 
 
+def side_by_side(searchers: dict[str, Any], queries: np.ndarray, n: int, rounds: int) -> dict[str, Any]:
+    """Median ms per query of each searcher, timed query by query in turn (the order of
+    the searchers rotating from one query to the next), one thread: a slow spell of the
+    machine then falls on every method alike, so the ratios hold even when it is busy."""
+    from seekcode.eval.runner import one_thread
+    from seekcode.index.search import sort_candidates
+
+    names = list(searchers)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    with one_thread():
+        for name in names:  # warm-up: lazily built indexes, cold caches
+            for q in queries[:5]:
+                sort_candidates(*searchers[name].candidates(q[None, :], 10), 10)
+        for r in range(rounds):
+            for i, q in enumerate(queries[:n]):
+                for j in range(len(names)):
+                    name = names[(i + r + j) % len(names)]
+                    t0 = time.perf_counter()
+                    scores, ids = searchers[name].candidates(q[None, :], 10)
+                    sort_candidates(scores, ids, 10)
+                    times[name].append((time.perf_counter() - t0) * 1000)
+    return {"queries": min(n, len(queries)), "rounds": rounds,
+            "ms_total": {name: float(np.median(t)) for name, t in times.items()}}
+
+
+def finalists(res: dict[str, Any], r1: float, r10: float) -> list[str]:
+    """exact, HNSW, the trained recipes and every method keeping r1 / r10 of exact R@1 / R@10."""
+    keep = ["exact", "hnsw", "coshc_probe", "coshc_seekcode", "sign256_itq"]
+    good = [name for name, m in res["methods"].items()
+            if m.get("retention", {}).get("r@1", 0) >= r1 and m.get("retention", {}).get("r@10", 0) >= r10
+            and "ideal" not in name]
+    return [name for name in dict.fromkeys(keep + good) if name in res["methods"]]
+
+
 def ranks_of(searcher: Any, queries: np.ndarray, relevant: list[np.ndarray]) -> np.ndarray:
     """`seekcode eval`'s ranks: one tie rule for every method (HNSW: among its top 10)."""
     from seekcode.eval.runner import rank
@@ -323,6 +357,7 @@ class PoolRun:
     exact: dict[str, float]
     res: dict[str, Any]
     timed: int
+    searchers: dict[str, Any] = field(default_factory=dict)  # for the side-by-side timing
 
     def add(self, name: str, searcher: Any, hot_bytes: float) -> dict[str, Any]:
         """Accuracy, retention, timing and hashing-stage recall of one method."""
@@ -333,6 +368,7 @@ class PoolRun:
         if hasattr(searcher, "recall_of") and searcher.routing != "ideal":
             row["exact_top1_recalled"] = float(searcher.recall_of(self.queries, self.top1).mean())
         self.res["methods"][name] = row
+        self.searchers[name] = searcher
         log(f"  {name}: r@1 {m['r@1']:.4f} ({row['retention']['r@1']:.4f}) r@10 {m['r@10']:.4f} "
             f"({row['retention']['r@10']:.4f}) {row['ms_total']:.3f} ms")
         return row
@@ -362,6 +398,9 @@ def main() -> None:
     ap.add_argument("--spill-shares", default="",
                     help="other shares of spilled records to sweep (probe recipe), e.g. 0.5,0")
     ap.add_argument("--no-peers", action="store_true", help="skip the sign-binary peers")
+    ap.add_argument("--side-by-side", type=int, default=3, metavar="ROUNDS",
+                    help="re-time exact, HNSW, the recipes and every method keeping >= 99%% / "
+                    ">= 98%% of exact R@1 / R@10 query by query in turn, ROUNDS times (0: skip)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--name", default="coshc")
     ap.add_argument("--render-only", action="store_true",
@@ -428,6 +467,7 @@ def main() -> None:
         log(f"  exact (FAISS IndexFlatIP) {res['methods']['exact']}")
 
         ctx = PoolRun(q, relevant_of, top1, ex, res, args.timed)
+        ctx.searchers["exact"] = exact
         add = ctx.add
         floats = pool.shape[1] * 4  # a float32 vector
         add("exact_numpy", ExactSearcher(pool), floats)  # seekcode's own scan
@@ -481,29 +521,33 @@ def main() -> None:
         res["recall_curves"] = curves
 
         hnsw_sizes = {len(data.vectors) if s == "all" else int(s) for s in args.hnsw_pools.split(",") if s}
-        if hnsw_sizes and size not in hnsw_sizes:
-            report["pools"][str(size)] = res
-            (OUT / f"{args.name}.partial.json").write_text(json.dumps(report, indent=2, default=float))
-            continue
-        log(f"  building HNSW (M={args.hnsw_m}, efConstruction={args.hnsw_efc})")
-        h = HNSWSearcher(pool, args.hnsw_m, args.hnsw_efc, args.build_threads)
-        # the last recipe's R@1, capped at exact search's: a recipe that happens to beat
-        # exact R@1 would otherwise push HNSW to the end of its sweep
-        target = min(res["methods"][variants[-1].name]["r@1"], ex["r@1"])
-        sweep = {}
-        chosen = EF_SWEEP[-1]
-        for ef in EF_SWEEP:
-            h.set_ef(ef)
-            r1 = summarize_ranks(ranks_of(h, q, relevant_of))["r@1"]
-            sweep[ef] = r1
-            if r1 >= target:
-                chosen = ef
-                break
-        h.set_ef(chosen)
-        row = add("hnsw", h, h.bytes_per_record())  # the graph and the vectors it walks
-        row.update({"ef_search": chosen, "ef_sweep_r@1": sweep, "build_seconds": h.build_seconds,
-                    "m": args.hnsw_m, "ef_construction": args.hnsw_efc})
-        del h
+        if not hnsw_sizes or size in hnsw_sizes:
+            log(f"  building HNSW (M={args.hnsw_m}, efConstruction={args.hnsw_efc})")
+            h = HNSWSearcher(pool, args.hnsw_m, args.hnsw_efc, args.build_threads)
+            # the last recipe's R@1, capped at exact search's: a recipe that happens to beat
+            # exact R@1 would otherwise push HNSW to the end of its sweep
+            target = min(res["methods"][variants[-1].name]["r@1"], ex["r@1"])
+            sweep = {}
+            chosen = EF_SWEEP[-1]
+            for ef in EF_SWEEP:
+                h.set_ef(ef)
+                r1 = summarize_ranks(ranks_of(h, q, relevant_of))["r@1"]
+                sweep[ef] = r1
+                if r1 >= target:
+                    chosen = ef
+                    break
+            h.set_ef(chosen)
+            row = add("hnsw", h, h.bytes_per_record())  # the graph and the vectors it walks
+            row.update({"ef_search": chosen, "ef_sweep_r@1": sweep, "build_seconds": h.build_seconds,
+                        "m": args.hnsw_m, "ef_construction": args.hnsw_efc})
+            del h
+        if args.side_by_side:
+            names = finalists(res, 0.99, 0.98)
+            log(f"  side by side, {args.side_by_side} rounds: {', '.join(names)}")
+            res["side_by_side"] = side_by_side({n: ctx.searchers[n] for n in names}, q, args.timed,
+                                               args.side_by_side)
+            log(f"  {res['side_by_side']['ms_total']}")
+        ctx.searchers.clear()
         report["pools"][str(size)] = res
         report["load_average_end"] = os.getloadavg()
         (OUT / f"{args.name}.partial.json").parent.mkdir(parents=True, exist_ok=True)
@@ -577,6 +621,21 @@ def render(report: dict[str, Any], args: argparse.Namespace) -> str:
                 f"{ret['r@1']:.2%} | {ret['r@10']:.2%} | {'' if rec is None else f'{rec:.2%}'} | "
                 f"{m['ms_similarity']:.3f} | {m['ms_sort']:.3f} | {m['ms_total']:.3f} | "
                 f"{ex_ms / m['ms_total']:.1f}x | {m['bytes_per_record']:.0f} |")
+        sbs = res.get("side_by_side")
+        if sbs:
+            ex_sbs = sbs["ms_total"]["exact"]
+            lines += ["", f"Side by side: exact, HNSW, the trained recipes and every method keeping "
+                      f">= 99% / >= 98% of exact R@1 / R@10, re-timed query by query in turn "
+                      f"({sbs['queries']} queries x {sbs['rounds']} rounds, one thread; the ratios "
+                      "to quote):", "",
+                      "| method | N | ms total | speedup | R@1 kept | R@10 kept | bytes/record |",
+                      "|---|---|---|---|---|---|---|"]
+            for n, ms in sorted(sbs["ms_total"].items(), key=lambda kv: kv[1]):
+                m = res["methods"][n]
+                ret = m.get("retention", {"r@1": 1.0, "r@10": 1.0})
+                extra = f" (efSearch {m['ef_search']})" if n == "hnsw" else ""
+                lines.append(f"| {n}{extra} | {m.get('recall') or ''} | {ms:.3f} | {ex_sbs / ms:.1f}x | "
+                             f"{ret['r@1']:.2%} | {ret['r@10']:.2%} | {m['bytes_per_record']:.0f} |")
         lines += ["", "Recall of the hashing stage alone (share of queries whose relevant record / "
                   "exact top-1 is among the first N Hamming candidates, no categories):", "",
                   "| codes | " + " | ".join(f"N={n}" for n in RECALL_SWEEP) + " |",
