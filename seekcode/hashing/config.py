@@ -18,11 +18,11 @@ ROUTINGS = ("distribution", "none", "one", "probe")
 RERANKS = ("float32", "int8")
 
 # Index size from which the recommended recipe routes by probing fine lists, and what
-# changes then. Provisional (issue 13): on 33,589 real functions (MiniLM) an exhaustive
-# Hamming scan kept 100% / 100% of exact R@1 / R@10 at 0.60 ms and probe 64 lists, N=500,
-# int8 re-rank 100.7% / 99.3% at 0.68 ms, so small indexes scan; at 1M an exhaustive
-# scan of 256-bit codes alone costs 2.7-3.0 ms (FAISS IndexBinaryFlat, one thread). The
-# threshold and probe count are not yet measured at 1M real records.
+# changes then. Measured (benchmarks/results/coshc-1m-real.md, real functions, nbow, side by
+# side, one thread): at 100K the exhaustive 256-bit scan (1.56 ms) beats probing 64 lists
+# (2.05 ms); at 1M probing (2.67 ms, 98.75% / 98.19% of exact R@1 / R@10) beats the scan
+# (6.26 ms), so the switch lies between them. The probe count is provisional: HNSW is still
+# faster at 1M (issue 13).
 PROBE_FROM = 200_000
 PROBE_RECIPE: dict[str, Any] = {"routing": "probe", "rerank": "int8", "probe": 64, "spill": 2,
                                 "spill_share": 1.0}
