@@ -101,6 +101,34 @@ def test_the_probe_scan_agrees_in_chunks_and_one_query_at_a_time(model, monkeypa
     assert np.array_equal(np.vstack([s.recalled(q[i : i + 1]) for i in range(40)]), whole)
 
 
+def test_the_asymmetric_scan_ranks_the_probed_codes_by_the_unbinarised_query(model):
+    m, v, q = model
+    s = m.searcher(v)
+    asym = s.variant("probe", "asym", scan="asymmetric", recall=60)
+    h = s.heads.project(q[:30], "desc")
+    probed = s.lists.nearest(q[:30], s.probe)
+    got = asym.recalled(q[:30])
+    signs = np.unpackbits(s.codes, axis=1).astype(np.float32) * 2 - 1  # bit 1 -> +1
+    for i in range(30):
+        members = np.flatnonzero(np.isin(s.lists.of, probed[i]).any(axis=1))
+        score = signs[members] @ h[i]
+        mine = got[i][got[i] >= 0]
+        assert len(np.unique(mine)) == len(mine) and np.isin(mine, members).all()
+        # FAISS's 8-bit tables: its best 60 filings are the true best up to near ties,
+        # and a record filed twice takes two places, so 25 distinct records at least
+        assert len(mine) >= 25
+        best = members[np.argsort(-score, kind="stable")[:10]]
+        assert np.isin(best, mine).mean() >= 0.9
+        worst = np.sort(score)[: len(score) // 2]  # the lower half never comes up
+        assert signs[mine].dot(h[i]).min() > worst.max()
+    # and it recalls the exact top-1 at least as well as the Hamming scan of the same N
+    top1 = np.argmax(q @ v.T, axis=1)
+    ham = s.variant("probe", "ham", recall=60)
+    assert asym.recall_of(q, top1).mean() >= ham.recall_of(q, top1).mean()
+    with pytest.raises(InputError, match="scan 'exact'"):
+        s.variant("probe", "bad", scan="exact")
+
+
 def test_int8_rerank_returns_exact_cosines_of_the_rescored(model):
     m, v, q = model
     s = m.searcher(v)

@@ -16,6 +16,7 @@ from seekcode.errors import InputError
 #                   IVF index probes; no classifier involved
 ROUTINGS = ("distribution", "none", "one", "probe")
 RERANKS = ("float32", "int8")
+SCANS = ("hamming", "asymmetric")
 
 # Index size from which the recommended recipe routes by probing fine lists, and what
 # changes then. Measured (benchmarks/results/coshc-1m-real.md, real functions, nbow, side by
@@ -102,6 +103,13 @@ class HashConfig:
     # `rescore` (at least k) again from the float32 vectors, so the scores returned are
     # exact cosines and only the pruning N -> rescore is approximate.
     rerank: str = "float32"  # one of RERANKS
+    # How "probe" routing ranks the codes of the probed lists: by Hamming distance to the
+    # query's code (the paper), or asymmetrically, by H(q) . (2b - 1) with the query's
+    # real-valued projection H(q) left unbinarised (Gordo et al. 2014: the query loses no
+    # information to the sign). The asymmetric scores come from FAISS's 4-bit PQ fast
+    # scan, reading each 256-bit code as 64 sub-codes of 4 bits (one table of 16 sign
+    # patterns per sub-code), so it reads the same 32 bytes per filing.
+    scan: str = "hamming"  # one of SCANS
     rescore: int = 32
     # -- training data --
     max_pairs: int = 0  # 0: all training pairs
@@ -116,6 +124,8 @@ class HashConfig:
             raise InputError(f"k={self.k}: need at least one category")
         if self.rerank not in RERANKS:
             raise InputError(f"rerank {self.rerank!r}: expected one of {', '.join(RERANKS)}")
+        if self.scan not in SCANS:
+            raise InputError(f"scan {self.scan!r}: expected one of {', '.join(SCANS)}")
         if self.probe < 1 or self.lists < 0 or self.spill < 1 or not 0 <= self.spill_share <= 1:
             raise InputError(f"probe={self.probe}, lists={self.lists}, spill={self.spill}, "
                              f"spill_share={self.spill_share}: probe >= 1, lists >= 0, "

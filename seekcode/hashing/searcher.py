@@ -13,7 +13,8 @@ import numpy as np
 from seekcode.errors import InputError
 from seekcode.hashing.budget import one_category_budget, recall_budget
 from seekcode.hashing.classifier import CategoryClassifier
-from seekcode.hashing.config import ROUTINGS, HashConfig
+from seekcode.hashing.codes import pack_signs
+from seekcode.hashing.config import ROUTINGS, SCANS, HashConfig
 from seekcode.hashing.model import HashHeads
 
 # "ideal" routes by the category of the query's relevant record (the paper's upper
@@ -56,15 +57,18 @@ class CoSHCSearcher:
             raise InputError("probe routing needs the fine lists; retrain with `seekcode train hash`")
         self.recall = recall if recall is not None else config.recall_for(len(codes))
         self.probe = config.probe
+        self.scan = config.scan
         self.k = classifier.k
         self.bits = codes.shape[1] * 8
         # FAISS indexes, built on first use and shared by variant() copies
         self._shared: dict[str, Any] = {}
 
     def variant(self, routing: str, name: str, recall: int | None = None,
-                probe: int | None = None, int8: bool | None = None) -> CoSHCSearcher:
+                probe: int | None = None, int8: bool | None = None,
+                scan: str | None = None) -> CoSHCSearcher:
         """The same trained artifacts and FAISS indexes with another routing, budget,
-        number of probed lists or re-rank (int8: the int8 copies, when there are any)."""
+        number of probed lists, scan of the probed lists or re-rank (int8: the int8
+        copies, when there are any)."""
         other = copy.copy(self)
         other.routing, other.name = _check_routing(routing), name
         if other.routing == "probe" and other.lists is None:
@@ -73,6 +77,10 @@ class CoSHCSearcher:
             other.recall = recall
         if probe is not None:
             other.probe = probe
+        if scan is not None:
+            if scan not in SCANS:
+                raise InputError(f"scan {scan!r}: expected one of {', '.join(SCANS)}")
+            other.scan = scan
         if int8 is not None:
             if int8 and self._int8 is None:
                 raise InputError("int8 re-rank needs the int8 copies of the vectors")
@@ -139,14 +147,18 @@ class CoSHCSearcher:
                  allowed: np.ndarray | None = None) -> np.ndarray:
         """(n_queries, M) row ids recalled for each query, -1 padded; no duplicates."""
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
-        qcodes = self.heads.codes(queries, "desc")
+        projected = self.heads.project(queries, "desc")
+        qcodes = pack_signs(projected)
         mask = None
         if allowed is not None:
             mask = np.zeros(len(self.codes), dtype=bool)
             mask[np.asarray(allowed, dtype=np.int64)] = True
         if self.routing == "probe" and mask is None:
             assert self.lists is not None
-            return self._probe(qcodes, self.lists.nearest(queries, self.probe))
+            probed = self.lists.nearest(queries, self.probe)
+            if self.scan == "asymmetric":
+                return self._probe_asymmetric(projected, probed)
+            return self._probe(qcodes, probed)
         if self.routing in ("none", "probe"):  # a filtered probe scans every allowed code
             index = self._global_index()
             return _hamming_top(index, qcodes, np.full(len(queries), self.recall), mask,
@@ -160,6 +172,19 @@ class CoSHCSearcher:
             return np.full((len(queries), 0), -1, np.int64)
         return np.hstack(cols)
 
+    def _filed(self) -> Iterator[tuple[int, np.ndarray]]:
+        """(list, its record ids) for every non-empty fine list, ids in row order."""
+        assert self.lists is not None
+        of = self.lists.of
+        list_of = of.T.reshape(-1)  # every (list, record) filing, spill by spill
+        record = np.tile(np.arange(len(self.codes), dtype=np.int64), of.shape[1])
+        record, list_of = record[list_of >= 0], list_of[list_of >= 0]
+        order = np.argsort(list_of, kind="stable")
+        bounds = np.searchsorted(list_of[order], np.arange(len(self.lists.centroids) + 1))
+        for j in range(len(self.lists.centroids)):
+            if bounds[j + 1] > bounds[j]:
+                yield j, np.ascontiguousarray(record[order[bounds[j] : bounds[j + 1]]])
+
     def _ivf(self) -> Any:
         """IndexBinaryIVF of the codes, one inverted list per fine list. Its quantizer is
         never used: records were assigned, and queries are routed, by the float centroids."""
@@ -167,25 +192,77 @@ class CoSHCSearcher:
             import faiss
 
             assert self.lists is not None
-            n_lists = len(self.lists.centroids)
-            ivf = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(self.bits), self.bits, n_lists)
+            ivf = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(self.bits), self.bits,
+                                       len(self.lists.centroids))
             ivf.is_trained = True
-            of = self.lists.of
-            list_of = of.T.reshape(-1)  # every (list, record) filing, spill by spill
-            record = np.tile(np.arange(len(self.codes), dtype=np.int64), of.shape[1])
-            record, list_of = record[list_of >= 0], list_of[list_of >= 0]
-            order = np.argsort(list_of, kind="stable")
-            bounds = np.searchsorted(list_of[order], np.arange(n_lists + 1))
-            for j in range(n_lists):
-                rows = np.ascontiguousarray(record[order[bounds[j] : bounds[j + 1]]])
-                if len(rows):
-                    codes = np.ascontiguousarray(self.codes[rows])
-                    ivf.invlists.add_entries(j, len(rows), faiss.swig_ptr(rows),
-                                             faiss.swig_ptr(codes))
-            ivf.ntotal = len(list_of)
+            for j, rows in self._filed():
+                codes = np.ascontiguousarray(self.codes[rows])
+                ivf.invlists.add_entries(j, len(rows), faiss.swig_ptr(rows), faiss.swig_ptr(codes))
+            ivf.ntotal = self.lists.filings
             ivf.use_heap = False  # see _probe
             self._shared["ivf"] = ivf
         return self._shared["ivf"]
+
+    def _fast_scan(self) -> Any:
+        """The same filings as a FAISS IndexIVFPQFastScan for the asymmetric scan: each code
+        read as bits/4 PQ sub-codes of 4 bits, whose 16 centroids are the 16 sign patterns
+        (+-1) of its 4 bits, so a sub-code's table entry is H(q)'s 4 coordinates times its
+        pattern and the sum over the sub-codes is H(q) . (2b - 1). No coarse quantizer is
+        used (by_residual off; queries are routed by the float centroids, as for _ivf)."""
+        if "fast_scan" not in self._shared:
+            import faiss
+
+            assert self.lists is not None
+            sub = self.bits // 4
+            fs = faiss.IndexIVFPQFastScan(faiss.IndexFlatIP(self.bits), self.bits,
+                                          len(self.lists.centroids), sub, 4,
+                                          faiss.METRIC_INNER_PRODUCT)
+            fs.by_residual = False
+            # pattern c: bit 3 - d of c is coordinate d (np.packbits puts a byte's first
+            # bit highest; FAISS reads the low nibble as the first sub-code, hence the swap)
+            pattern = ((np.arange(16)[:, None] >> (3 - np.arange(4))) & 1) * 2.0 - 1
+            faiss.copy_array_to_vector(np.tile(pattern, (sub, 1)).astype(np.float32).ravel(),
+                                       fs.pq.centroids)
+            fs.is_trained = True
+            swapped = (self.codes >> 4) | (self.codes << 4)
+            assert fs.invlists is not None
+            invlists = faiss.downcast_InvertedLists(fs.invlists)
+            packer = fs.get_CodePacker()  # 32 codes per block, interleaved for SIMD
+            per = packer.nvec
+            for j, rows in self._filed():
+                padded = np.zeros((-(-len(rows) // per) * per, swapped.shape[1]), np.uint8)
+                padded[: len(rows)] = swapped[rows]
+                blocks = np.empty(len(padded) // per * packer.block_size, np.uint8)
+                for b in range(len(padded) // per):
+                    packer.pack_all(faiss.swig_ptr(padded[b * per :]),
+                                    faiss.swig_ptr(blocks[b * packer.block_size :]))
+                invlists.add_entries(j, len(rows), faiss.swig_ptr(rows), faiss.swig_ptr(blocks))
+            fs.ntotal = self.lists.filings
+            self._shared["fast_scan"] = fs
+        return self._shared["fast_scan"]
+
+    def _probe_asymmetric(self, projected: np.ndarray, probed: np.ndarray) -> np.ndarray:
+        """Each query's `recall` best codes by H(q) . (2b - 1) (H(q): `projected`) in its
+        probed lists, -1 padded, a record filed twice kept once. FAISS quantises the tables to 8 bits, so
+        the order among near ties is approximate; the re-rank decides it."""
+        import faiss
+
+        fs = self._fast_scan()
+        n, p = probed.shape
+        kk = max(1, min(self.recall, len(self.codes)))
+        h = np.ascontiguousarray(projected, dtype=np.float32)
+        probed = np.ascontiguousarray(probed, dtype=np.int64)
+        params = faiss.IVFSearchParameters()
+        params.nprobe = p
+        dist = np.empty((n, kk), dtype=np.float32)
+        ids = np.empty((n, kk), dtype=np.int64)
+        with _faiss_threads(1 if n < PARALLEL_FROM else None):
+            fs.search_preassigned_c(n, faiss.swig_ptr(h), kk, faiss.swig_ptr(probed),
+                                    faiss.swig_ptr(np.zeros((n, p), np.float32)),
+                                    faiss.swig_ptr(dist), faiss.swig_ptr(ids), False, params)
+        if self.lists is not None and self.lists.of.shape[1] > 1:
+            ids = _once_each(ids)
+        return ids
 
     def _probe(self, qcodes: np.ndarray, probed: np.ndarray) -> np.ndarray:
         """Each query's `recall` nearest codes (Hamming) in its probed lists, -1 padded; a
