@@ -325,10 +325,10 @@ def side_by_side(searchers: dict[str, Any], queries: np.ndarray, n: int, rounds:
             "ms_total_cold": {name: float(np.median(t)) for name, t in cold.items()}}
 
 
-def finalists(res: dict[str, Any]) -> list[str]:
-    """exact, HNSW, the trained recipes and every method keeping FINALIST_KEPT of exact
-    R@1 / R@10."""
-    keep = ["exact", "hnsw", "coshc_probe", "coshc_seekcode", "sign256_itq"]
+def finalists(res: dict[str, Any], also: list[str]) -> list[str]:
+    """exact, HNSW, the trained recipes, the methods named in `also` and every method
+    keeping FINALIST_KEPT of exact R@1 / R@10."""
+    keep = ["exact", "hnsw", "coshc_probe", "coshc_seekcode", "sign256_itq", *also]
     r1, r10 = FINALIST_KEPT
     good = [name for name, m in res["methods"].items()
             if m.get("retention", {}).get("r@1", 0) >= r1 and m.get("retention", {}).get("r@10", 0) >= r10
@@ -407,6 +407,8 @@ def main() -> None:
                     "(fine lists, int8 re-rank)")
     ap.add_argument("--probes", default="4,8,16,32,64,128", help="probe sweep (probe recipe)")
     ap.add_argument("--probe-recalls", default="500,1000,2000", help="N sweep (probe recipe)")
+    ap.add_argument("--scans", default="hamming,asymmetric",
+                    help="scans of the probed lists swept (probe recipe)")
     ap.add_argument("--spill-shares", default="",
                     help="other shares of spilled records to sweep (probe recipe), e.g. 0.5,0")
     ap.add_argument("--no-peers", action="store_true", help="skip the sign-binary peers")
@@ -414,6 +416,8 @@ def main() -> None:
                     help="re-time exact, HNSW, the recipes and every method keeping >= "
                     f"{FINALIST_KEPT[0]:.0%}% / >= {FINALIST_KEPT[1]:.0%}% of exact R@1 / R@10 query "
                     "by query in turn, ROUNDS times (0: skip)")
+    ap.add_argument("--side-by-side-also", default="", metavar="NAMES",
+                    help="more methods (comma-separated names) to re-time side by side")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--name", default="coshc")
     ap.add_argument("--render-only", action="store_true",
@@ -498,12 +502,14 @@ def main() -> None:
                     if tag:  # the same centroids and int8 copies, other filings
                         lists = Lists.build(pool, s.lists.centroids, t.config.spill, share)
                         s = t.model.searcher(pool, name=t.name, lists=lists, int8=s.int8)
-                    for p in (int(x) for x in args.probes.split(",")):
-                        for n in (int(x) for x in args.probe_recalls.split(",")):
-                            if (p, n, tag) != (s.probe, s.recall, ""):
-                                name = f"{t.name}{tag}_p{p}_N{n}"
-                                add(name, s.variant("probe", name, recall=n, probe=p),
-                                    s.bytes_per_record())
+                    for scan in args.scans.split(","):
+                        stag = "" if scan == t.config.scan else f"_{scan}"
+                        for p in (int(x) for x in args.probes.split(",")):
+                            for n in (int(x) for x in args.probe_recalls.split(",")):
+                                if (p, n, tag, stag) != (s.probe, s.recall, "", ""):
+                                    name = f"{t.name}{tag}{stag}_p{p}_N{n}"
+                                    add(name, s.variant("probe", name, recall=n, probe=p, scan=scan),
+                                        s.bytes_per_record())
                 continue
             # code + category id (one byte at k <= 256) + the float32 vectors its re-rank of N
             # rows at random reads
@@ -555,7 +561,7 @@ def main() -> None:
                         "m": args.hnsw_m, "ef_construction": args.hnsw_efc})
             del h
         if args.side_by_side:
-            names = finalists(res)
+            names = finalists(res, [n for n in args.side_by_side_also.split(",") if n])
             log(f"  side by side, {args.side_by_side} rounds: {', '.join(names)}")
             res["side_by_side"] = side_by_side({n: ctx.searchers[n] for n in names}, q, args.timed,
                                                args.side_by_side)
@@ -612,8 +618,8 @@ def render(report: dict[str, Any], args: argparse.Namespace) -> str:
     for name, cfg in report["configs"].items():
         keys = ("bits", "k", "recall", "recall_per_million", "max_recall", "routing", "epochs", "lr",
                 "distill", "init_rotation", "batch_size", "lists_per_sqrt", "probe", "rerank",
-                "rescore", "spill", "spill_share")
-        lines.append(f"- `{name}`: " + ", ".join(f"{k}={cfg[k]}" for k in keys)
+                "rescore", "spill", "spill_share", "scan")
+        lines.append(f"- `{name}`: " + ", ".join(f"{k}={cfg.get(k)}" for k in keys if k in cfg)
                      + f"; trained in {report['training'][name]['seconds']} s, classifier val accuracy "
                      f"{report['training'][name]['classifier'].get('val_accuracy', float('nan')):.3f}")
     for size, res in report["pools"].items():
