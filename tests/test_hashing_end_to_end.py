@@ -245,9 +245,14 @@ def test_the_recommended_recipe_probes_from_its_size_on(built, tmp_path, monkeyp
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
     assert cli.run(parser.parse_args([str(index.root), "--epochs", "1", "--bits", "32",
-                                      "--probe", "5"])) == 0
-    cfg = Index.open(index.root, enc).manifest["extras"]["coshc"]["config"]
-    assert (cfg["routing"], cfg["probe"], cfg["bits"]) == ("probe", 5, 32)
+                                      "--probe", "5", "--scan", "asymmetric"])) == 0
+    again = Index.open(index.root, enc)
+    cfg = again.manifest["extras"]["coshc"]["config"]
+    assert (cfg["routing"], cfg["probe"], cfg["bits"], cfg["scan"]) == ("probe", 5, 32, "asymmetric")
+    assert again.searcher().scan == "asymmetric"
+    hits = again.search("compress gzip data", k=3)
+    assert all("compress_gzip_data" in h.func_name for h in hits)
+    assert cli.run(parser.parse_args([str(index.root), "--scan", "exact"])) == 2
     monkeypatch.setattr(config_module, "PROBE_FROM", 10_000)
     assert cli.run(parser.parse_args([str(index.root), "--epochs", "1", "--bits", "32"])) == 0
     cfg = Index.open(index.root, enc).manifest["extras"]["coshc"]["config"]

@@ -8,7 +8,7 @@ import sys
 from dataclasses import fields, replace
 from typing import Any
 
-from seekcode.hashing.config import RERANKS, ROUTINGS, HashConfig
+from seekcode.hashing.config import RERANKS, ROUTINGS, SCANS, HashConfig
 
 # CLI option -> HashConfig field, for the settings worth changing from the command line.
 _OPTIONS: dict[str, tuple[str, type, str]] = {
@@ -18,6 +18,8 @@ _OPTIONS: dict[str, tuple[str, type, str]] = {
     "--recall-per-million": ("recall_per_million", int, "extra candidates per 1M records"),
     "--routing": ("routing", str, f"how N is split over categories: {', '.join(ROUTINGS)}"),
     "--probe": ("probe", int, "fine lists probed per query (--routing probe)"),
+    "--scan": ("scan", str, f"how the probed lists are ranked: {', '.join(SCANS)} (asymmetric: "
+               "the query's projection, not its code)"),
     "--rerank": ("rerank", str, f"re-rank from: {', '.join(RERANKS)} (int8: then the best "
                  "few again from float32)"),
     "--epochs": ("epochs", int, "training epochs of the hash module"),
