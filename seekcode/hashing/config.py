@@ -23,7 +23,9 @@ SCANS = ("hamming", "asymmetric")
 # side, one thread): at 100K the exhaustive 256-bit scan (1.56 ms) beats probing 64 lists
 # (2.05 ms); at 1M probing (2.67 ms, 98.75% / 98.19% of exact R@1 / R@10) beats the scan
 # (6.26 ms), so the switch lies between them. The probe count is provisional: HNSW is still
-# faster at 1M (issue 13).
+# faster at 1M (issue 13). The asymmetric scan (`scan`) beat the Hamming scan at 100K
+# (benchmarks/results/coshc-100k-real.md: more of R@10 from a quarter of the candidates, a
+# little faster) but is not measured side by side at 1M, so the recipe keeps Hamming.
 PROBE_FROM = 200_000
 PROBE_RECIPE: dict[str, Any] = {"routing": "probe", "rerank": "int8", "probe": 64, "spill": 2,
                                 "spill_share": 1.0}
