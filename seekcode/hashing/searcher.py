@@ -243,8 +243,9 @@ class CoSHCSearcher:
 
     def _probe_asymmetric(self, projected: np.ndarray, probed: np.ndarray) -> np.ndarray:
         """Each query's `recall` best codes by H(q) . (2b - 1) (H(q): `projected`) in its
-        probed lists, -1 padded, a record filed twice kept once. FAISS quantises the tables to 8 bits, so
-        the order among near ties is approximate; the re-rank decides it."""
+        probed lists, -1 padded, a record filed twice kept once. FAISS quantises the
+        tables to 8 bits, so the order among near ties is approximate; the re-rank
+        decides it."""
         import faiss
 
         fs = self._fast_scan()
