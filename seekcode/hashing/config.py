@@ -18,6 +18,13 @@ ROUTINGS = ("distribution", "none", "one", "probe")
 RERANKS = ("float32", "int8")
 SCANS = ("hamming", "asymmetric")
 
+def one_of(what: str, value: str, choices: tuple[str, ...]) -> str:
+    """`value` when it is one of `choices`; else an InputError naming both."""
+    if value not in choices:
+        raise InputError(f"{what} {value!r}: expected one of {', '.join(choices)}")
+    return value
+
+
 # Index size from which the recommended recipe routes by probing fine lists, and what
 # changes then. Measured (benchmarks/results/coshc-1m-real.md, real functions, nbow, side by
 # side, one thread): at 100K the exhaustive 256-bit scan (1.56 ms) beats probing 64 lists
@@ -119,16 +126,13 @@ class HashConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.routing not in ROUTINGS:
-            raise InputError(f"routing {self.routing!r}: expected one of {', '.join(ROUTINGS)}")
+        one_of("routing", self.routing, ROUTINGS)
         if self.bits <= 0 or self.bits % 8:
             raise InputError(f"bits={self.bits}: must be a positive multiple of 8")
         if self.k < 1:
             raise InputError(f"k={self.k}: need at least one category")
-        if self.rerank not in RERANKS:
-            raise InputError(f"rerank {self.rerank!r}: expected one of {', '.join(RERANKS)}")
-        if self.scan not in SCANS:
-            raise InputError(f"scan {self.scan!r}: expected one of {', '.join(SCANS)}")
+        one_of("rerank", self.rerank, RERANKS)
+        one_of("scan", self.scan, SCANS)
         if self.probe < 1 or self.lists < 0 or self.spill < 1 or not 0 <= self.spill_share <= 1:
             raise InputError(f"probe={self.probe}, lists={self.lists}, spill={self.spill}, "
                              f"spill_share={self.spill_share}: probe >= 1, lists >= 0, "

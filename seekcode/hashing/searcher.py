@@ -14,7 +14,7 @@ from seekcode.errors import InputError
 from seekcode.hashing.budget import one_category_budget, recall_budget
 from seekcode.hashing.classifier import CategoryClassifier
 from seekcode.hashing.codes import pack_signs
-from seekcode.hashing.config import ROUTINGS, SCANS, HashConfig
+from seekcode.hashing.config import ROUTINGS, SCANS, HashConfig, one_of
 from seekcode.hashing.model import HashHeads
 
 # "ideal" routes by the category of the query's relevant record (the paper's upper
@@ -26,9 +26,7 @@ _COUNT_SCAN_BYTES = 64 << 20  # the probe scan's per-call buffer of candidate id
 
 
 def _check_routing(routing: str) -> str:
-    if routing not in SEARCH_ROUTINGS:
-        raise InputError(f"routing {routing!r}: expected one of {', '.join(SEARCH_ROUTINGS)}")
-    return routing
+    return one_of("routing", routing, SEARCH_ROUTINGS)
 
 
 class CoSHCSearcher:
@@ -78,9 +76,7 @@ class CoSHCSearcher:
         if probe is not None:
             other.probe = probe
         if scan is not None:
-            if scan not in SCANS:
-                raise InputError(f"scan {scan!r}: expected one of {', '.join(SCANS)}")
-            other.scan = scan
+            other.scan = one_of("scan", scan, SCANS)
         if int8 is not None:
             if int8 and self._int8 is None:
                 raise InputError("int8 re-rank needs the int8 copies of the vectors")
@@ -148,7 +144,6 @@ class CoSHCSearcher:
         """(n_queries, M) row ids recalled for each query, -1 padded; no duplicates."""
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         projected = self.heads.project(queries, "desc")
-        qcodes = pack_signs(projected)
         mask = None
         if allowed is not None:
             mask = np.zeros(len(self.codes), dtype=bool)
@@ -156,9 +151,10 @@ class CoSHCSearcher:
         if self.routing == "probe" and mask is None:
             assert self.lists is not None
             probed = self.lists.nearest(queries, self.probe)
-            if self.scan == "asymmetric":
+            if self.scan == "asymmetric":  # the query's code is not needed
                 return self._probe_asymmetric(projected, probed)
-            return self._probe(qcodes, probed)
+            return self._probe(pack_signs(projected), probed)
+        qcodes = pack_signs(projected)
         if self.routing in ("none", "probe"):  # a filtered probe scans every allowed code
             index = self._global_index()
             return _hamming_top(index, qcodes, np.full(len(queries), self.recall), mask,
@@ -261,7 +257,8 @@ class CoSHCSearcher:
             fs.search_preassigned_c(n, faiss.swig_ptr(h), kk, faiss.swig_ptr(probed),
                                     faiss.swig_ptr(np.zeros((n, p), np.float32)),
                                     faiss.swig_ptr(dist), faiss.swig_ptr(ids), False, params)
-        if self.lists is not None and self.lists.of.shape[1] > 1:
+        assert self.lists is not None
+        if self.lists.of.shape[1] > 1:
             ids = _once_each(ids)
         return ids
 
