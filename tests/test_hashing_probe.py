@@ -11,7 +11,7 @@ from seekcode.errors import InputError
 from seekcode.eval.runner import rank
 from seekcode.hashing.config import HashConfig
 from seekcode.hashing.coshc import CoSHC, fit
-from seekcode.hashing.searcher import Int8Vectors, Lists
+from seekcode.hashing.searcher import REACH_WEIGHT, Int8Vectors, Lists
 from seekcode.index.search import ExactSearcher
 
 DIM = 48
@@ -229,3 +229,15 @@ def test_partial_spill_files_only_the_records_nearest_a_boundary(model):
         assert np.isin(np.where(half.of[got] >= 0, half.of[got], -2),
                        s_half.lists.nearest(q[i : i + 1], s_half.probe)[0]).any(axis=1).all()
     assert s_half.recall_of(q, top1).mean() >= s_full.recall_of(q, top1).mean() - 0.05
+
+
+def test_the_nearest_lists_are_the_best_by_centroid_score_plus_reach(model):
+    m, v, q = model
+    lists = m.searcher(v).lists
+    score = q @ lists.centroids.T + REACH_WEIGHT * lists.reach
+    want = np.argsort(-score, axis=1, kind="stable")[:, :8]
+    got = lists.nearest(q, 8)
+    assert got.dtype == np.int64 and got.shape == (len(q), 8)
+    assert (got == want).mean() > 0.999  # float ties may order differently
+    assert (lists.nearest(q[:1], 8) == got[:1]).all()  # one query (one thread) = a batch
+    assert lists.nearest(q[:3], 1000).shape == (3, 40)  # p past the lists: all of them
