@@ -18,6 +18,7 @@ ROUTINGS = ("distribution", "none", "one", "probe")
 RERANKS = ("float32", "int8")
 SCANS = ("hamming", "asymmetric")
 
+
 def one_of(what: str, value: str, choices: tuple[str, ...]) -> str:
     """`value` when it is one of `choices`; else an InputError naming both."""
     if value not in choices:

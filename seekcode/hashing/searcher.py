@@ -253,7 +253,7 @@ class CoSHCSearcher:
         params.nprobe = p
         dist = np.empty((n, kk), dtype=np.float32)
         ids = np.empty((n, kk), dtype=np.int64)
-        with _faiss_threads(1 if n < PARALLEL_FROM else None):
+        with _batch_threads(n):
             fs.search_preassigned_c(n, faiss.swig_ptr(h), kk, faiss.swig_ptr(probed),
                                     faiss.swig_ptr(np.zeros((n, p), np.float32)),
                                     faiss.swig_ptr(dist), faiss.swig_ptr(ids), False, params)
@@ -284,7 +284,7 @@ class CoSHCSearcher:
         zeros = np.zeros((n, p), dtype=np.int32)
         # the count scan allocates (bits + 1) x N ids per query up front: a few at a time
         step = max(1, _COUNT_SCAN_BYTES // ((self.bits + 1) * kk * 8))
-        with _faiss_threads(1 if n < PARALLEL_FROM else None):
+        with _batch_threads(n):
             for s in range(0, n, step):
                 m = min(step, n - s)
                 dist = np.empty((m, kk), dtype=np.int32)
@@ -357,9 +357,7 @@ def _hamming_top(index: Any, qcodes: np.ndarray, budget: np.ndarray, mask: np.nd
         selector = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
         params = faiss.SearchParameters()
         params.sel = selector
-    if len(qcodes) < PARALLEL_FROM:
-        _, local = _one_thread_search(index, qcodes, kk, params)
-    else:
+    with _batch_threads(len(qcodes)):
         _, local = index.search(qcodes, kk, params=params)
     ids = np.where(local >= 0, members[np.maximum(local, 0)], -1)
     ids[np.arange(kk)[None, :] >= budget[:, None]] = -1
@@ -397,9 +395,9 @@ def _faiss_threads(n: int | None) -> Iterator[None]:
         faiss.omp_set_num_threads(before)
 
 
-def _one_thread_search(index: Any, qcodes: np.ndarray, kk: int, params: Any) -> Any:
-    with _faiss_threads(1):
-        return index.search(qcodes, kk, params=params)
+def _batch_threads(n: int) -> contextlib.AbstractContextManager[None]:
+    """One FAISS thread for a batch of fewer than PARALLEL_FROM queries; else unchanged."""
+    return _faiss_threads(1 if n < PARALLEL_FROM else None)
 
 
 # A query's score for a list: its inner product with the centroid plus this share of the
@@ -461,7 +459,7 @@ class Lists:
             self._scored = flat
         q = np.hstack([np.asarray(queries, dtype=np.float32),
                        np.ones((len(queries), 1), dtype=np.float32)])
-        with _faiss_threads(1 if len(q) < PARALLEL_FROM else None):
+        with _batch_threads(len(q)):
             _, ids = self._scored.search(q, p)
         return ids.astype(np.int64)
 
