@@ -22,7 +22,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -423,6 +423,9 @@ def main() -> None:
                     "(fine lists, int8 re-rank)")
     ap.add_argument("--probes", default="4,8,16,32,64,128", help="probe sweep (probe recipe)")
     ap.add_argument("--probe-recalls", default="500,1000,2000", help="N sweep (probe recipe)")
+    ap.add_argument("--probe-bits", default="",
+                    help="other code lengths to train the probe recipe at too, e.g. 128 "
+                         "(each is the variant coshc_probe_bBITS)")
     ap.add_argument("--scans", default="hamming,asymmetric",
                     help="scans of the probed lists swept (probe recipe)")
     ap.add_argument("--spill-shares", default="",
@@ -469,7 +472,11 @@ def main() -> None:
     probe = HashConfig.recommended(records=PROBE_FROM, epochs=ours.epochs)
     recipes = {"paper": ("coshc_paper", paper), "seekcode": ("coshc_seekcode", ours),
                "probe": ("coshc_probe", probe)}
-    variants = [train_variant(*recipes[v], data) for v in args.variants.split(",")]
+    names = args.variants.split(",")
+    for b in (int(x) for x in args.probe_bits.split(",") if x):
+        recipes[f"probe_b{b}"] = (f"coshc_probe_b{b}", replace(probe, bits=b))
+        names.append(f"probe_b{b}")
+    variants = [train_variant(*recipes[v], data) for v in names]
     rng = np.random.default_rng(args.seed)
     sigma = noise_sigma(data.vectors, rng)
     log(f"noise sigma {sigma:.3f} (copy-source cosine {1 / np.sqrt(1 + sigma**2):.3f})")
@@ -575,7 +582,8 @@ def main() -> None:
                         "m": args.hnsw_m, "ef_construction": args.hnsw_efc})
             del h
         if args.side_by_side:
-            names = finalists(res, [n for n in args.side_by_side_also.split(",") if n])
+            names = finalists(res, [t.name for t in variants]
+                              + [n for n in args.side_by_side_also.split(",") if n])
             log(f"  side by side, {args.side_by_side} rounds: {', '.join(names)}")
             res["side_by_side"] = side_by_side({n: ctx.searchers[n] for n in names}, q, args.timed,
                                                args.side_by_side)
@@ -623,7 +631,7 @@ def render(report: dict[str, Any], args: argparse.Namespace) -> str:
              "Exact search is FAISS `IndexFlatIP` top-k (`exact`, the speedup baseline); "
              "`exact_numpy` is seekcode's own numpy scan. bytes/record: what a search keeps in "
              "memory per record (read for every query's candidates): float32 vectors for a "
-             "float32 re-rank, HNSW's graph and vectors, the inverted lists (a 256-bit code and "
+             "float32 re-rank, HNSW's graph and vectors, the inverted lists (a code and "
              "an 8-byte id per filing) and the int8 copy for the probe recipe, whose float32 "
              "vectors stay memory-mapped on disk (only its `rescore` rows are read). BLAS and OpenMP as loaded "
              "(threadpoolctl): " + "; ".join(

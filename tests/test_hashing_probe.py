@@ -202,6 +202,11 @@ def test_index_built_with_probe_and_int8_searches_from_its_files(tmp_path):
     s = index.searcher("coshc")
     assert s.routing == "probe" and s.int8 is not None and s.lists is not None
     assert isinstance(s.int8.values, np.memmap)  # int8 copies memory-mapped, not read
+    # the flat codes, categories and list ids only build the inverted lists: mapped too,
+    # and not counted as hot (each filing's code and id, then the int8 copy and its scale)
+    assert all(isinstance(a, np.memmap) for a in (s.codes, s.categories, s.lists.of))
+    hot = s.lists.filings / len(s.codes) * (64 // 8 + 8) + s.int8.values.shape[1] + 4
+    assert s.bytes_per_record() == pytest.approx(hot)
     hits = index.search("compress gzip data", k=5, searcher="coshc")
     assert hits and "compress_gzip_data" in hits[0].func_name
     exact = index.search("compress gzip data", k=5, searcher="exact")

@@ -244,15 +244,17 @@ def open_searcher(artifacts: Artifacts) -> CoSHCSearcher:
     folder = artifacts.gen / NAME
     if not artifacts.extras(NAME) or not folder.is_dir():
         raise IndexError_(f"{artifacts.gen}: no CoSHC module; train one with `seekcode train hash`")
-    codes = np.load(folder / CODES)
-    categories = np.load(folder / CATEGORIES)
+    # memory-mapped: the codes, categories and list ids only build the FAISS structures a
+    # routing searches (which copy what they read), so their pages need not stay resident
+    codes = np.load(folder / CODES, mmap_mode="r")
+    categories = np.load(folder / CATEGORIES, mmap_mode="r")
     if len(codes) != artifacts.count or len(categories) != artifacts.count:
         raise IndexError_(f"{folder}: {len(codes)} codes for {artifacts.count} records; "
                           "retrain with `seekcode train hash`")
     model = CoSHC.load(folder, int(artifacts.manifest["dim"]))
     lists = int8 = None
     if model.lists is not None:
-        of = np.load(folder / LIST_IDS)
+        of = np.load(folder / LIST_IDS, mmap_mode="r")
         if len(of) != artifacts.count or of.ndim != 2:
             raise IndexError_(f"{folder}: {len(of)} list ids for {artifacts.count} records; "
                               "retrain with `seekcode train hash`")

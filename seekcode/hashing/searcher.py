@@ -84,11 +84,13 @@ class CoSHCSearcher:
         return other
 
     def bytes_per_record(self) -> float:
-        """Memory a search keeps hot per record: codes, category, fine list, int8 copy
-        (the float32 vectors are then only read for the few rows re-scored)."""
+        """Memory a search keeps hot per record: for probe routing, each filing's code and
+        8-byte id in the inverted lists (the categories are not read); else the codes and
+        the category. Then the int8 copy and its scale (the float32 vectors are then only
+        read for the few rows re-scored), or the float32 vectors."""
         per = self.codes.shape[1] + 4
-        if self.lists is not None:  # each filing: a code and an id in the inverted lists
-            per = self.lists.filings / len(self.codes) * (self.codes.shape[1] + 8) + 4
+        if self.lists is not None and self.routing == "probe":
+            per = self.lists.filings / len(self.codes) * (self.codes.shape[1] + 8)
         if self.int8 is not None:
             return float(per + self.int8.values.shape[1] + 4)
         return float(per + self.vectors.shape[1] * 4)
