@@ -44,6 +44,9 @@ def test_probe_touches_a_fraction_and_keeps_the_exact_top1(model):
     probed = s.lists.nearest(q, s.probe)
     touched = np.isin(s.lists.of, probed[0]).sum()  # filings scanned (2 per record)
     assert touched < len(v)  # 8 of 40 lists, not the whole index
+    assert s.scanned(q[:1])[0] == touched  # what the bench reports as codes read
+    assert (s.variant("probe", "all", probe=40).scanned(q) == 2 * len(v)).all()
+    assert (s.variant("none", "none").scanned(q) == len(v)).all()
     assert s.lists.of.shape == (len(v), 2) and (s.lists.of[:, 0] != s.lists.of[:, 1]).all()
     cand = s.recalled(q)
     assert cand.shape == (len(q), 300)

@@ -297,6 +297,14 @@ class CoSHCSearcher:
             ids = _once_each(ids)  # a record filed in two probed lists comes twice
         return ids
 
+    def scanned(self, queries: np.ndarray) -> np.ndarray:
+        """Codes each query's recall reads (diagnostics): the filings of its probed lists
+        under probe routing, every code otherwise."""
+        queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+        if self.routing != "probe" or self.lists is None:
+            return np.full(len(queries), len(self.codes), dtype=np.int64)
+        return self.lists.sizes[self.lists.nearest(queries, self.probe)].sum(axis=1)
+
     def recall_of(self, queries: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """Whether each query's target row id is among its candidates (diagnostics)."""
         out = np.zeros(len(queries), dtype=bool)
@@ -446,6 +454,12 @@ class Lists:
     def filings(self) -> int:
         """Entries in the inverted lists: one per record, plus its spilled ones."""
         return int((self.of >= 0).sum())
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """(L,) filings per list."""
+        of = np.asarray(self.of).reshape(-1)
+        return np.bincount(of[of >= 0], minlength=len(self.centroids))
 
     def nearest(self, queries: np.ndarray, p: int) -> np.ndarray:
         """(n_queries, p) ids of each query's p best lists, best first: a FAISS IndexFlatIP
