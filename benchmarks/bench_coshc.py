@@ -671,11 +671,13 @@ def render(report: dict[str, Any], args: argparse.Namespace) -> str:
         sbs = res.get("side_by_side")
         if sbs:
             lines += ["", *side_by_side_table(sbs, res["methods"])]
-        lines += ["", "Recall of the hashing stage alone (share of queries whose relevant record / "
-                  "exact top-1 is among the first N Hamming candidates, no categories):", "",
-                  "| codes | " + " | ".join(f"N={n}" for n in RECALL_SWEEP) + " |",
-                  "|---|" + "---|" * len(RECALL_SWEEP)]
-        for name, c in res.get("recall_curves", {}).items():
+        curves = res.get("recall_curves", {})
+        if curves:  # none when only the probe recipe was run
+            lines += ["", "Recall of the hashing stage alone (share of queries whose relevant record / "
+                      "exact top-1 is among the first N Hamming candidates, no categories):", "",
+                      "| codes | " + " | ".join(f"N={n}" for n in RECALL_SWEEP) + " |",
+                      "|---|" + "---|" * len(RECALL_SWEEP)]
+        for name, c in curves.items():
             for what in ("relevant", "exact_top1"):
                 lines.append(f"| {name} ({what}) | " + " | ".join(f"{c[what][str(n)]:.4f}" for n in RECALL_SWEEP) + " |")
     return "\n".join(lines) + "\n"
