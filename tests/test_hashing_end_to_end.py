@@ -226,7 +226,8 @@ def test_the_recommended_recipe_probes_from_its_size_on(built, tmp_path, monkeyp
 
     assert HashConfig.recommended(records=config_module.PROBE_FROM - 1).routing == "none"
     at = HashConfig.recommended(records=config_module.PROBE_FROM)
-    assert (at.routing, at.rerank, at.scan) == ("probe", "int8", "asymmetric")
+    assert (at.routing, at.rerank, at.scan, at.bits) == ("probe", "int8", "asymmetric", 128)
+    assert HashConfig.recommended(records=config_module.PROBE_FROM - 1).bits == 256
     assert HashConfig.recommended(records=10**9, probe=7).probe == 7  # overrides still win
     enc = WordEncoder()
     monkeypatch.setattr(config_module, "PROBE_FROM", 200)  # this index's 240 records are "large"

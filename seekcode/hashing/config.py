@@ -30,14 +30,17 @@ def one_of(what: str, value: str, choices: tuple[str, ...]) -> str:
 # changes then. Measured (benchmarks/results/coshc-1m-real.md, real functions, nbow, side by
 # side, one thread): at 100K the exhaustive 256-bit scan (1.56 ms) beats probing 64 lists
 # (2.05 ms); at 1M probing (2.67 ms, 98.75% / 98.19% of exact R@1 / R@10) beats the scan
-# (6.26 ms), so the switch lies between them. The probe count is provisional: HNSW is still
-# faster at 1M (issue 13). The scan is the asymmetric one: at 100K it kept more of R@10
-# from a quarter of the candidates, a little faster (benchmarks/results/coshc-100k-real.md);
-# at 1M (the same run, 10,000 queries, accuracy only) p64 N 2,000 kept 99.68% / 98.21% of
-# R@1 / R@10 against the Hamming scan's 100.3% / 96.42%.
+# (6.26 ms), so the switch lies between them. The scan is the asymmetric one: at 100K it
+# kept more of R@10 from a quarter of the candidates, a little faster
+# (benchmarks/results/coshc-100k-real.md); at 1M (the same run, 10,000 queries, accuracy
+# only) p64 N 2,000 kept 99.68% / 98.21% of R@1 / R@10 against the Hamming scan's
+# 100.3% / 96.42%. The codes are 128 bits: at 1M (benchmarks/results/coshc-1m-b128.md,
+# 10,000 queries, side by side) p64 N 2,000 kept 100.24% / 98.17% in 1.15 ms warm against
+# 256 bits' 100.48% / 98.52% in 1.27 ms, and 180 bytes per record (a quarter of HNSW's 784
+# is 196) against 212. FAISS exact was 24x slower, not the 50x issue 13 asks for.
 PROBE_FROM = 200_000
-PROBE_RECIPE: dict[str, Any] = {"routing": "probe", "rerank": "int8", "probe": 64, "spill": 2,
-                                "spill_share": 1.0, "scan": "asymmetric"}
+PROBE_RECIPE: dict[str, Any] = {"bits": 128, "routing": "probe", "rerank": "int8", "probe": 64,
+                                "spill": 2, "spill_share": 1.0, "scan": "asymmetric"}
 
 
 @dataclass
@@ -118,8 +121,8 @@ class HashConfig:
     # query's code (the paper), or asymmetrically, by H(q) . (2b - 1) with the query's
     # real-valued projection H(q) left unbinarised (Gordo et al. 2014: the query loses no
     # information to the sign). The asymmetric scores come from FAISS's 4-bit PQ fast
-    # scan, reading each 256-bit code as 64 sub-codes of 4 bits (one table of 16 sign
-    # patterns per sub-code), so it reads the same 32 bytes per filing.
+    # scan, reading each code as bits/4 sub-codes of 4 bits (one table of 16 sign
+    # patterns per sub-code), so it reads the same bits/8 bytes per filing.
     scan: str = "hamming"  # one of SCANS
     rescore: int = 32
     # -- training data --
