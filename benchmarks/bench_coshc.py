@@ -12,7 +12,7 @@ exact float search, CoSHC (paper, seekcode, the paper's ablations), sign-binaris
 embeddings + cosine rescoring at the same candidate budget (sentence-transformers' and
 Qdrant's binary quantization, 384 bits, and sign of a rotation at the learned codes'
 bit counts), and FAISS IndexHNSWFlat with efSearch tuned to CoSHC's R@1. Writes
-benchmarks/out/coshc.{json,md,png} and benchmarks/results/coshc.md.
+benchmarks/out/coshc.{json,md} and benchmarks/results/coshc.{json,md,png}.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import OUT, machine, single_thread, write_report  # noqa: E402
+from common import OUT, RESULTS, machine, single_thread, write_report  # noqa: E402
 
 single_thread()  # before numpy/faiss/torch are imported
 
@@ -450,7 +450,7 @@ def main() -> None:
     if args.render_only:
         report = json.loads((OUT / f"{args.name}.partial.json").read_text())
         write_report(args.name, report, render(report, args))
-        plot(report, OUT / f"{args.name}.png")
+        plot(report, RESULTS / f"{args.name}.png")
         return
 
     import faiss
@@ -601,7 +601,7 @@ def main() -> None:
 
     md = render(report, args)
     write_report(args.name, json.loads(json.dumps(report, default=float)), md)
-    plot(report, OUT / f"{args.name}.png")
+    plot(report, RESULTS / f"{args.name}.png")
     log(f"wrote {OUT / (args.name + '.md')}")
 
 

@@ -33,10 +33,14 @@ def load_average() -> str:
 
 
 def write_report(name: str, data: dict[str, Any], markdown: str) -> Path:
-    """benchmarks/out/NAME.json + NAME.md, and a committed copy of the markdown in results/."""
+    """benchmarks/out/NAME.json + NAME.md, and copies of both in results/ (to commit).
+
+    results/ gets the JSON too: out/ is scratch, and a report whose numbers only live
+    there is lost with the machine."""
     OUT.mkdir(parents=True, exist_ok=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (OUT / f"{name}.json").write_text(json.dumps(data, indent=2))
     (OUT / f"{name}.md").write_text(markdown)
     (RESULTS / f"{name}.md").write_text(markdown)
+    (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2))
     return OUT / f"{name}.md"
