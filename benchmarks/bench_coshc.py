@@ -11,13 +11,15 @@ vectors (the report says how many and how noisy). Compares, on the same vectors:
 exact float search, CoSHC (paper, seekcode, the paper's ablations), sign-binarised
 embeddings + cosine rescoring at the same candidate budget (sentence-transformers' and
 Qdrant's binary quantization, 384 bits, and sign of a rotation at the learned codes'
-bit counts), and FAISS IndexHNSWFlat with efSearch tuned to CoSHC's R@1. Writes
+bit counts), FAISS IndexHNSWFlat with efSearch tuned to CoSHC's R@1 and, with --ivfpq,
+FAISS IndexIVFPQFastScan over the probe recipe's lists with the same re-rank. Writes
 benchmarks/out/coshc.{json,md} and benchmarks/results/coshc.{json,md,png}.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import sys
@@ -253,6 +255,57 @@ class HNSWSearcher:
         return len(faiss.serialize_index(self.index)) / self.index.ntotal
 
 
+class IVFPQSearcher:
+    """FAISS IndexIVFPQFastScan (4-bit PQ of the residuals, dim/2 sub-quantizers) over the
+    probe recipe's fine lists, then the recipe's own re-rank (int8 prune to `rescore`,
+    float32 re-score): the IVF-PQ + refine index a FAISS user would pick at 1M. Every
+    record is filed once, in its nearest list, as FAISS files them."""
+
+    def __init__(self, pool: np.ndarray, centroids: np.ndarray, int8: Any, rescore: int,
+                 threads: int):
+        import faiss
+
+        d = pool.shape[1]
+        self.m = d // 2
+        self.pool, self.int8, self.rescore = pool, int8, rescore
+        quantizer = faiss.IndexFlatIP(d)
+        quantizer.add(np.ascontiguousarray(centroids, dtype=np.float32))
+        self.index = faiss.IndexIVFPQFastScan(quantizer, d, len(centroids), self.m, 4,
+                                              faiss.METRIC_INNER_PRODUCT)
+        faiss.omp_set_num_threads(threads)  # building only
+        t0 = time.perf_counter()
+        sample = np.random.default_rng(0).choice(len(pool), min(len(pool), 200_000), replace=False)
+        self.index.train(np.ascontiguousarray(pool[np.sort(sample)]))
+        self.index.add(np.ascontiguousarray(pool))
+        self.build_seconds = time.perf_counter() - t0
+        faiss.omp_set_num_threads(ACCURACY_THREADS)
+        self.probe, self.recall, self.name = 64, 200, "ivfpq"
+
+    def variant(self, probe: int, recall: int) -> IVFPQSearcher:
+        other = copy.copy(self)
+        other.probe, other.recall, other.name = probe, recall, f"ivfpq_p{probe}_N{recall}"
+        return other
+
+    def candidates(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
+                   oracle: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        import faiss
+
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        params = faiss.SearchParametersIVF()
+        params.nprobe = self.probe
+        _, ids = self.index.search(queries, self.recall, params=params)
+        keep = max(k, self.rescore)
+        if ids.shape[1] > keep:
+            approx = self.int8.scores(queries, ids)
+            ids = np.take_along_axis(ids, np.argpartition(-approx, keep - 1, axis=1)[:, :keep], axis=1)
+        scores = np.einsum("bmd,bd->bm", self.pool[np.maximum(ids, 0)], queries)
+        return np.where(ids >= 0, scores, -np.inf).astype(np.float32), ids
+
+    def bytes_per_record(self) -> float:
+        """A PQ code and an 8-byte id per record, and the int8 copy with its scale."""
+        return self.m / 2 + 8 + self.int8.values.shape[1] + 4
+
+
 class FlatIPSearcher:
     """FAISS IndexFlatIP top-k: the exact search a user would pick (BLAS for batches,
     FAISS's own scan with a k-heap for single queries)."""
@@ -436,6 +489,9 @@ def main() -> None:
     ap.add_argument("--spill-shares", default="",
                     help="other shares of spilled records to sweep (probe recipe), e.g. 0.5,0")
     ap.add_argument("--no-peers", action="store_true", help="skip the sign-binary peers")
+    ap.add_argument("--ivfpq", default="", metavar="PROBES:RECALLS",
+                    help="FAISS IVF-PQ fast-scan peers over the probe recipe's lists, e.g. "
+                    "64,128:200,500 (nprobe x N; needs the probe recipe)")
     ap.add_argument("--side-by-side", type=int, default=3, metavar="ROUNDS",
                     help="re-time exact, HNSW, the recipes and every method keeping >= "
                     f"{FINALIST_KEPT[0]:.0%}% / >= {FINALIST_KEPT[1]:.0%}% of exact R@1 / R@10 query "
@@ -549,6 +605,16 @@ def main() -> None:
             for n in ((1000,) if "paper" in t.name else (200, 500, 1000, 2000, 5000)):
                 if n != s.recall:
                     add(f"{t.name}_N{n}", s.variant(s.routing, f"{t.name}_N{n}", recall=n), b)
+        probe_searcher = ctx.searchers.get("coshc_probe")
+        if args.ivfpq and probe_searcher is not None:
+            log("  building FAISS IVF-PQ fast scan over the probe recipe's lists")
+            pq = IVFPQSearcher(pool, probe_searcher.lists.centroids, probe_searcher.int8,
+                               probe_searcher.config.rescore, args.build_threads)
+            probes, recalls = args.ivfpq.split(":")
+            for p in (int(x) for x in probes.split(",")):
+                for n in (int(x) for x in recalls.split(",")):
+                    v = pq.variant(p, n)
+                    add(v.name, v, v.bytes_per_record())["build_seconds"] = pq.build_seconds
         budget = HashConfig.recommended().recall_for(size)
         for rname, proj in ({} if args.no_peers else rotations).items():
             s = sign_searcher(pool, proj, budget, rname)
@@ -638,7 +704,11 @@ def render(report: dict[str, Any], args: argparse.Namespace) -> str:
              "memory per record (read for every query's candidates): float32 vectors for a "
              "float32 re-rank, HNSW's graph and vectors, the inverted lists (a code and "
              "an 8-byte id per filing) and the int8 copy for the probe recipe, whose float32 "
-             "vectors stay memory-mapped on disk (only its `rescore` rows are read). BLAS and OpenMP as loaded "
+             "vectors stay memory-mapped on disk (only its `rescore` rows are read); `ivfpq_pP_NN`: "
+             "FAISS IndexIVFPQFastScan (4-bit PQ of the residuals, dim/2 sub-quantizers) over the "
+             "probe recipe's lists, each record filed once, nprobe P, its top N pruned and "
+             "re-scored as the probe recipe's are (a PQ code and an 8-byte id, plus the int8 "
+             "copy). BLAS and OpenMP as loaded "
              "(threadpoolctl): " + "; ".join(
                  f"{b.get('internal_api', '?')} {b.get('version', '')} ({b.get('prefix', '')}, "
                  f"{b.get('num_threads', '?')} threads)" for b in report.get("blas", [])) + ".", ""]
