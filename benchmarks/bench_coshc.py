@@ -242,11 +242,22 @@ class HNSWSearcher:
 
     def set_ef(self, ef: int) -> None:
         self.ef = ef
-        self.index.hnsw.efSearch = max(ef, 10)
+
+    def variant(self, ef: int) -> HNSWSearcher:
+        """The same graph searched with another efSearch (passed per search, so variants
+        timed in turn do not change each other's)."""
+        other = copy.copy(self)
+        other.ef, other.name = ef, f"hnsw_ef{ef}"
+        return other
 
     def candidates(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
                    oracle: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        scores, ids = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        import faiss
+
+        params = faiss.SearchParametersHNSW()
+        params.efSearch = max(self.ef, k)
+        scores, ids = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k,
+                                        params=params)
         return np.where(ids >= 0, scores, -np.inf), ids
 
     def bytes_per_record(self) -> float:
@@ -475,6 +486,8 @@ def main() -> None:
     ap.add_argument("--hnsw-pools", default="", help="pool sizes with an HNSW peer (default: every pool)")
     ap.add_argument("--hnsw-m", type=int, default=32)
     ap.add_argument("--hnsw-efc", type=int, default=64)
+    ap.add_argument("--hnsw-efs", default="", metavar="EFS",
+                    help="HNSW at these efSearch too (e.g. 384,512), timed side by side")
     ap.add_argument("--build-threads", type=int, default=2, help="threads for HNSW construction")
     ap.add_argument("--variants", default="paper,seekcode,probe",
                     help="CoSHC recipes to train: paper, seekcode (exhaustive Hamming), probe "
@@ -631,6 +644,7 @@ def main() -> None:
                     add(f"sign384_N{n}", s.variant("none", f"sign384_N{n}", recall=n), pool.shape[1] / 8 + floats)
         res["recall_curves"] = curves
 
+        also: list[str] = []  # HNSW at other efSearch, timed side by side too
         hnsw_sizes = {len(data.vectors) if s == "all" else int(s) for s in args.hnsw_pools.split(",") if s}
         if not hnsw_sizes or size in hnsw_sizes:
             log(f"  building HNSW (M={args.hnsw_m}, efConstruction={args.hnsw_efc})")
@@ -651,9 +665,14 @@ def main() -> None:
             row = add("hnsw", h, h.bytes_per_record())  # the graph and the vectors it walks
             row.update({"ef_search": chosen, "ef_sweep_r@1": sweep, "build_seconds": h.build_seconds,
                         "m": args.hnsw_m, "ef_construction": args.hnsw_efc})
+            for ef in (int(x) for x in args.hnsw_efs.split(",") if x):
+                if ef != chosen:
+                    v = h.variant(ef)
+                    add(v.name, v, row["bytes_per_record"])["ef_search"] = ef
+                    also.append(v.name)
             del h
         if args.side_by_side:
-            names = finalists(res, [t.name for t in variants]
+            names = finalists(res, [t.name for t in variants] + also
                               + [n for n in args.side_by_side_also.split(",") if n])
             log(f"  side by side, {args.side_by_side} rounds: {', '.join(names)}")
             res["side_by_side"] = side_by_side({n: ctx.searchers[n] for n in names}, q, args.timed,
@@ -793,11 +812,13 @@ def plot(report: dict[str, Any], path: Path) -> None:
                 ax.scatter(1.0, 1.0, marker="*", s=120, color="black")
                 ax.annotate("exact (FAISS flat)", (1.0, 1.0))
                 continue
-            family = ("hnsw" if name == "hnsw" else "sign" if name.startswith("sign")
+            family = ("hnsw" if name.startswith("hnsw") else "sign" if name.startswith("sign")
+                      else "ivfpq" if name.startswith("ivfpq")
                       else "paper" if "paper" in name else "probe" if "probe" in name
                       else "exact" if name.startswith("exact") else "seekcode")
             color = {"hnsw": "tab:green", "sign": "tab:orange", "paper": "tab:red",
-                     "seekcode": "tab:blue", "probe": "tab:purple", "exact": "gray"}[family]
+                     "seekcode": "tab:blue", "probe": "tab:purple", "exact": "gray",
+                     "ivfpq": "tab:brown"}[family]
             x = base / m["ms_total"]
             ax.scatter(x, m["retention"]["r@1"], color=color, s=18)
             if "_N" not in name and "classification" not in name:
