@@ -37,10 +37,12 @@ def one_of(what: str, value: str, choices: tuple[str, ...]) -> str:
 # 100.3% / 96.42%. The codes are 128 bits: at 1M (benchmarks/results/coshc-1m-b128.md,
 # 10,000 queries, side by side) p64 N 2,000 kept 100.24% / 98.17% in 1.15 ms warm against
 # 256 bits' 100.48% / 98.52% in 1.27 ms, and 180 bytes per record (a quarter of HNSW's 784
-# is 196) against 212. With a second model (coshc-1m-128.md) it kept 98.41% / 98.93% of
-# R@1 / R@10 in 0.91 ms (HNSW 0.80 ms), and probing up to 128 lists (coshc-1m-probes.md)
-# kept at most 98.94% of R@1 at 1.5 ms, so the probe count stays 64. FAISS exact was
-# 24-32x slower, not the 50x issue 13 asks for.
+# is 196) against 212. With a third model and all 24,186 held-out queries
+# (coshc-1m-final.md) it kept 100.18% / 98.89% in 0.80 ms against HNSW's 0.90 ms at
+# efSearch 384 (99.29% of R@1); with a second model and 10,000 queries (coshc-1m-128.md)
+# 98.41% / 98.93%, and probing up to 128 lists (coshc-1m-probes.md) kept at most 98.94% of
+# R@1 at 1.5 ms, so the probe count stays 64. FAISS exact was 24-32x slower, not the 50x
+# issue 13 asks for.
 PROBE_FROM = 200_000
 PROBE_RECIPE: dict[str, Any] = {"bits": 128, "routing": "probe", "rerank": "int8", "probe": 64,
                                 "spill": 2, "spill_share": 1.0, "scan": "asymmetric"}
