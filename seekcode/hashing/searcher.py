@@ -225,16 +225,9 @@ class CoSHCSearcher:
             swapped = (self.codes >> 4) | (self.codes << 4)
             assert fs.invlists is not None
             invlists = faiss.downcast_InvertedLists(fs.invlists)
-            packer = fs.get_CodePacker()  # 32 codes per block, interleaved for SIMD
-            per = packer.nvec
+            packer = fs.get_CodePacker()
             for j, rows in self._filed():
-                padded = np.zeros((-(-len(rows) // per) * per, swapped.shape[1]), np.uint8)
-                padded[: len(rows)] = swapped[rows]
-                blocks = np.empty(len(padded) // per * packer.block_size, np.uint8)
-                for b in range(len(padded) // per):
-                    packer.pack_all(faiss.swig_ptr(padded[b * per :]),
-                                    faiss.swig_ptr(blocks[b * packer.block_size :]))
-                invlists.add_entries(j, len(rows), faiss.swig_ptr(rows), faiss.swig_ptr(blocks))
+                add_packed(packer, invlists, j, rows, swapped[rows])
             fs.ntotal = self.lists.filings
             self._shared["fast_scan"] = fs
         return self._shared["fast_scan"]
@@ -349,6 +342,21 @@ class CoSHCSearcher:
             best = np.argpartition(-approx, keep - 1, axis=1)[:, :keep]
             ids = np.take_along_axis(ids, best, axis=1)
         return self._scores(queries, ids), ids
+
+
+def add_packed(packer: Any, invlists: Any, j: int, rows: np.ndarray, codes: np.ndarray) -> None:
+    """File `codes` (one flat code per row id in `rows`) in list j of a FAISS fast-scan IVF
+    index's `invlists`, packed by its `packer` (get_CodePacker: 32 codes per block,
+    interleaved for SIMD)."""
+    import faiss
+
+    per = packer.nvec
+    padded = np.zeros((-(-len(rows) // per) * per, codes.shape[1]), np.uint8)
+    padded[: len(rows)] = codes
+    blocks = np.empty(len(padded) // per * packer.block_size, np.uint8)
+    for b in range(len(padded) // per):
+        packer.pack_all(faiss.swig_ptr(padded[b * per :]), faiss.swig_ptr(blocks[b * packer.block_size :]))
+    invlists.add_entries(j, len(rows), faiss.swig_ptr(np.ascontiguousarray(rows)), faiss.swig_ptr(blocks))
 
 
 def _hamming_top(index: Any, qcodes: np.ndarray, budget: np.ndarray, mask: np.ndarray | None,
