@@ -299,12 +299,9 @@ class IVFPQSearcher:
 
     def candidates(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
                    oracle: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        import faiss
 
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
-        params = faiss.SearchParametersIVF()
-        params.nprobe = self.probe
-        _, ids = self.index.search(queries, self.recall, params=params)
+        ids = self._recalled(queries)
         keep = max(k, self.rescore)
         if ids.shape[1] > keep:
             approx = self.int8.scores(queries, ids)
@@ -312,9 +309,76 @@ class IVFPQSearcher:
         scores = np.einsum("bmd,bd->bm", self.pool[np.maximum(ids, 0)], queries)
         return np.where(ids >= 0, scores, -np.inf).astype(np.float32), ids
 
+    def _recalled(self, queries: np.ndarray) -> np.ndarray:
+        import faiss
+
+        params = faiss.SearchParametersIVF()
+        params.nprobe = self.probe
+        return self.index.search(queries, self.recall, params=params)[1]
+
     def bytes_per_record(self) -> float:
         """A PQ code and an 8-byte id per record, and the int8 copy with its scale."""
         return self.m / 2 + 8 + self.int8.values.shape[1] + 4
+
+
+class SpillPQSearcher(IVFPQSearcher):
+    """The probe recipe's lists, filings (each record in its 2 nearest lists) and routing,
+    with learned 4-bit PQ codes of the vectors (dim/2 sub-quantizers, not residuals, so a
+    record's code is the same in both its lists) in the fast scan instead of the hash
+    codes; the same re-rank. What CoSHC's hash codes would have to rank like."""
+
+    def __init__(self, pool: np.ndarray, probe_searcher: Any, threads: int):
+        import faiss
+
+        from seekcode.hashing.searcher import add_packed
+
+        d = pool.shape[1]
+        self.m = d // 2
+        self.pool, self.int8 = pool, probe_searcher.int8
+        self.rescore, self.lists = probe_searcher.config.rescore, probe_searcher.lists
+        self.index = faiss.IndexIVFPQFastScan(faiss.IndexFlatIP(d), d, len(self.lists.centroids),
+                                              self.m, 4, faiss.METRIC_INNER_PRODUCT)
+        self.index.by_residual = False
+        faiss.omp_set_num_threads(threads)  # building only
+        t0 = time.perf_counter()
+        sample = np.random.default_rng(0).choice(len(pool), min(len(pool), 200_000), replace=False)
+        self.index.pq.train(np.ascontiguousarray(pool[np.sort(sample)]))
+        self.index.is_trained = True
+        codes = np.vstack([self.index.pq.compute_codes(np.ascontiguousarray(pool[s : s + 100_000]))
+                           for s in range(0, len(pool), 100_000)])
+        invlists = faiss.downcast_InvertedLists(self.index.invlists)
+        packer = self.index.get_CodePacker()
+        for j, rows in probe_searcher._filed():
+            add_packed(packer, invlists, j, rows, codes[rows])
+        self.index.ntotal = self.lists.filings
+        self.build_seconds = time.perf_counter() - t0
+        faiss.omp_set_num_threads(ACCURACY_THREADS)
+        self.probe, self.recall, self.name = 64, 200, "spillpq"
+
+    def variant(self, probe: int, recall: int) -> IVFPQSearcher:
+        other = super().variant(probe, recall)
+        other.name = f"spillpq_p{probe}_N{recall}"
+        return other
+
+    def _recalled(self, queries: np.ndarray) -> np.ndarray:
+        import faiss
+
+        from seekcode.hashing.searcher import _once_each
+
+        n = len(queries)
+        probed = np.ascontiguousarray(self.lists.nearest(queries, self.probe), dtype=np.int64)
+        params = faiss.IVFSearchParameters()
+        params.nprobe = probed.shape[1]
+        dist = np.empty((n, self.recall), dtype=np.float32)
+        ids = np.empty((n, self.recall), dtype=np.int64)
+        self.index.search_preassigned_c(n, faiss.swig_ptr(queries), self.recall, faiss.swig_ptr(probed),
+                                        faiss.swig_ptr(np.zeros(probed.shape, np.float32)),
+                                        faiss.swig_ptr(dist), faiss.swig_ptr(ids), False, params)
+        return _once_each(ids)  # a record filed in two probed lists comes twice
+
+    def bytes_per_record(self) -> float:
+        """A PQ code and an 8-byte id per filing, and the int8 copy with its scale."""
+        return self.lists.filings / len(self.pool) * (self.m / 2 + 8) + self.int8.values.shape[1] + 4
 
 
 class FlatIPSearcher:
@@ -505,6 +569,9 @@ def main() -> None:
     ap.add_argument("--ivfpq", default="", metavar="PROBES:RECALLS",
                     help="FAISS IVF-PQ fast-scan peers over the probe recipe's lists, e.g. "
                     "64,128:200,500 (nprobe x N; needs the probe recipe)")
+    ap.add_argument("--spillpq", default="", metavar="PROBES:RECALLS",
+                    help="the probe recipe's lists and routing with 4-bit PQ codes in the scan "
+                    "(e.g. 64,96:200; needs the probe recipe)")
     ap.add_argument("--side-by-side", type=int, default=3, metavar="ROUNDS",
                     help="re-time exact, HNSW, the recipes and every method keeping >= "
                     f"{FINALIST_KEPT[0]:.0%}% / >= {FINALIST_KEPT[1]:.0%}% of exact R@1 / R@10 query "
@@ -628,6 +695,14 @@ def main() -> None:
                 for n in (int(x) for x in recalls.split(",")):
                     v = pq.variant(p, n)
                     add(v.name, v, v.bytes_per_record())["build_seconds"] = pq.build_seconds
+        if args.spillpq and probe_searcher is not None:
+            log("  building the spill-2 PQ peer on the probe recipe's filings")
+            sp = SpillPQSearcher(pool, probe_searcher, args.build_threads)
+            probes, recalls = args.spillpq.split(":")
+            for p in (int(x) for x in probes.split(",")):
+                for n in (int(x) for x in recalls.split(",")):
+                    v = sp.variant(p, n)
+                    add(v.name, v, v.bytes_per_record())["build_seconds"] = sp.build_seconds
         budget = HashConfig.recommended().recall_for(size)
         for rname, proj in ({} if args.no_peers else rotations).items():
             s = sign_searcher(pool, proj, budget, rname)
@@ -727,7 +802,9 @@ def render(report: dict[str, Any], args: argparse.Namespace) -> str:
              "FAISS IndexIVFPQFastScan (4-bit PQ of the residuals, dim/2 sub-quantizers) over the "
              "probe recipe's lists, each record filed once, nprobe P, its top N pruned and "
              "re-scored as the probe recipe's are (a PQ code and an 8-byte id, plus the int8 "
-             "copy). BLAS and OpenMP as loaded "
+             "copy); `spillpq_pP_NN`: the probe recipe's lists, filings and routing with 4-bit PQ "
+             "codes of the vectors (dim/2 sub-quantizers) in the fast scan instead of the hash "
+             "codes, the same re-rank. BLAS and OpenMP as loaded "
              "(threadpoolctl): " + "; ".join(
                  f"{b.get('internal_api', '?')} {b.get('version', '')} ({b.get('prefix', '')}, "
                  f"{b.get('num_threads', '?')} threads)" for b in report.get("blas", [])) + ".", ""]
@@ -813,7 +890,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
                 ax.annotate("exact (FAISS flat)", (1.0, 1.0))
                 continue
             family = ("hnsw" if name.startswith("hnsw") else "sign" if name.startswith("sign")
-                      else "ivfpq" if name.startswith("ivfpq")
+                      else "ivfpq" if name.startswith(("ivfpq", "spillpq"))
                       else "paper" if "paper" in name else "probe" if "probe" in name
                       else "exact" if name.startswith("exact") else "seekcode")
             color = {"hnsw": "tab:green", "sign": "tab:orange", "paper": "tab:red",
