@@ -272,42 +272,46 @@ class IVFPQSearcher:
     float32 re-score): the IVF-PQ + refine index a FAISS user would pick at 1M. Every
     record is filed once, in its nearest list, as FAISS files them."""
 
-    def __init__(self, pool: np.ndarray, centroids: np.ndarray, int8: Any, rescore: int,
-                 threads: int):
+    kind = "ivfpq"
+
+    def __init__(self, pool: np.ndarray, probe_searcher: Any, threads: int):
         import faiss
 
         d = pool.shape[1]
         self.m = d // 2
-        self.pool, self.int8, self.rescore = pool, int8, rescore
-        quantizer = faiss.IndexFlatIP(d)
-        quantizer.add(np.ascontiguousarray(centroids, dtype=np.float32))
-        self.index = faiss.IndexIVFPQFastScan(quantizer, d, len(centroids), self.m, 4,
-                                              faiss.METRIC_INNER_PRODUCT)
+        self.pool, self.int8 = pool, probe_searcher.int8
+        self.rescore, self.lists = probe_searcher.config.rescore, probe_searcher.lists
+        self.probe, self.recall, self.name = 64, 200, self.kind
         faiss.omp_set_num_threads(threads)  # building only
         t0 = time.perf_counter()
         sample = np.random.default_rng(0).choice(len(pool), min(len(pool), 200_000), replace=False)
-        self.index.train(np.ascontiguousarray(pool[np.sort(sample)]))
-        self.index.add(np.ascontiguousarray(pool))
+        self.index = self._build(np.ascontiguousarray(pool[np.sort(sample)]), probe_searcher)
         self.build_seconds = time.perf_counter() - t0
         faiss.omp_set_num_threads(ACCURACY_THREADS)
-        self.probe, self.recall, self.name = 64, 200, "ivfpq"
+
+    def _build(self, sample: np.ndarray, probe_searcher: Any) -> Any:
+        import faiss
+
+        d = self.pool.shape[1]
+        quantizer = faiss.IndexFlatIP(d)
+        quantizer.add(np.ascontiguousarray(self.lists.centroids, dtype=np.float32))
+        index = faiss.IndexIVFPQFastScan(quantizer, d, len(self.lists.centroids), self.m, 4,
+                                         faiss.METRIC_INNER_PRODUCT)
+        index.train(sample)
+        index.add(np.ascontiguousarray(self.pool))
+        return index
 
     def variant(self, probe: int, recall: int) -> IVFPQSearcher:
         other = copy.copy(self)
-        other.probe, other.recall, other.name = probe, recall, f"ivfpq_p{probe}_N{recall}"
+        other.probe, other.recall, other.name = probe, recall, f"{self.kind}_p{probe}_N{recall}"
         return other
 
     def candidates(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
                    oracle: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        from seekcode.hashing.searcher import rerank
 
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
-        ids = self._recalled(queries)
-        keep = max(k, self.rescore)
-        if ids.shape[1] > keep:
-            approx = self.int8.scores(queries, ids)
-            ids = np.take_along_axis(ids, np.argpartition(-approx, keep - 1, axis=1)[:, :keep], axis=1)
-        scores = np.einsum("bmd,bd->bm", self.pool[np.maximum(ids, 0)], queries)
-        return np.where(ids >= 0, scores, -np.inf).astype(np.float32), ids
+        return rerank(self.pool, self.int8, queries, self._recalled(queries), max(k, self.rescore))
 
     def _recalled(self, queries: np.ndarray) -> np.ndarray:
         import faiss
@@ -317,8 +321,9 @@ class IVFPQSearcher:
         return self.index.search(queries, self.recall, params=params)[1]
 
     def bytes_per_record(self) -> float:
-        """A PQ code and an 8-byte id per record, and the int8 copy with its scale."""
-        return self.m / 2 + 8 + self.int8.values.shape[1] + 4
+        """A PQ code and an 8-byte id per filing, and the int8 copy with its scale."""
+        filings = self.index.ntotal / len(self.pool)
+        return filings * (self.m / 2 + 8) + self.int8.values.shape[1] + 4
 
 
 class SpillPQSearcher(IVFPQSearcher):
@@ -327,58 +332,33 @@ class SpillPQSearcher(IVFPQSearcher):
     record's code is the same in both its lists) in the fast scan instead of the hash
     codes; the same re-rank. What CoSHC's hash codes would have to rank like."""
 
-    def __init__(self, pool: np.ndarray, probe_searcher: Any, threads: int):
+    kind = "spillpq"
+
+    def _build(self, sample: np.ndarray, probe_searcher: Any) -> Any:
         import faiss
 
         from seekcode.hashing.searcher import add_packed
 
-        d = pool.shape[1]
-        self.m = d // 2
-        self.pool, self.int8 = pool, probe_searcher.int8
-        self.rescore, self.lists = probe_searcher.config.rescore, probe_searcher.lists
-        self.index = faiss.IndexIVFPQFastScan(faiss.IndexFlatIP(d), d, len(self.lists.centroids),
-                                              self.m, 4, faiss.METRIC_INNER_PRODUCT)
-        self.index.by_residual = False
-        faiss.omp_set_num_threads(threads)  # building only
-        t0 = time.perf_counter()
-        sample = np.random.default_rng(0).choice(len(pool), min(len(pool), 200_000), replace=False)
-        self.index.pq.train(np.ascontiguousarray(pool[np.sort(sample)]))
-        self.index.is_trained = True
-        codes = np.vstack([self.index.pq.compute_codes(np.ascontiguousarray(pool[s : s + 100_000]))
-                           for s in range(0, len(pool), 100_000)])
-        invlists = faiss.downcast_InvertedLists(self.index.invlists)
-        packer = self.index.get_CodePacker()
+        d = self.pool.shape[1]
+        index = faiss.IndexIVFPQFastScan(faiss.IndexFlatIP(d), d, len(self.lists.centroids),
+                                         self.m, 4, faiss.METRIC_INNER_PRODUCT)
+        index.by_residual = False
+        index.pq.train(sample)
+        index.is_trained = True
+        codes = np.vstack([index.pq.compute_codes(np.ascontiguousarray(self.pool[s : s + 100_000]))
+                           for s in range(0, len(self.pool), 100_000)])
+        invlists = faiss.downcast_InvertedLists(index.invlists)
+        packer = index.get_CodePacker()
         for j, rows in probe_searcher._filed():
             add_packed(packer, invlists, j, rows, codes[rows])
-        self.index.ntotal = self.lists.filings
-        self.build_seconds = time.perf_counter() - t0
-        faiss.omp_set_num_threads(ACCURACY_THREADS)
-        self.probe, self.recall, self.name = 64, 200, "spillpq"
-
-    def variant(self, probe: int, recall: int) -> IVFPQSearcher:
-        other = super().variant(probe, recall)
-        other.name = f"spillpq_p{probe}_N{recall}"
-        return other
+        index.ntotal = self.lists.filings
+        return index
 
     def _recalled(self, queries: np.ndarray) -> np.ndarray:
-        import faiss
+        from seekcode.hashing.searcher import _once_each, fast_scan_top
 
-        from seekcode.hashing.searcher import _once_each
-
-        n = len(queries)
-        probed = np.ascontiguousarray(self.lists.nearest(queries, self.probe), dtype=np.int64)
-        params = faiss.IVFSearchParameters()
-        params.nprobe = probed.shape[1]
-        dist = np.empty((n, self.recall), dtype=np.float32)
-        ids = np.empty((n, self.recall), dtype=np.int64)
-        self.index.search_preassigned_c(n, faiss.swig_ptr(queries), self.recall, faiss.swig_ptr(probed),
-                                        faiss.swig_ptr(np.zeros(probed.shape, np.float32)),
-                                        faiss.swig_ptr(dist), faiss.swig_ptr(ids), False, params)
+        ids = fast_scan_top(self.index, queries, self.lists.nearest(queries, self.probe), self.recall)
         return _once_each(ids)  # a record filed in two probed lists comes twice
-
-    def bytes_per_record(self) -> float:
-        """A PQ code and an 8-byte id per filing, and the int8 copy with its scale."""
-        return self.lists.filings / len(self.pool) * (self.m / 2 + 8) + self.int8.values.shape[1] + 4
 
 
 class FlatIPSearcher:
@@ -686,23 +666,15 @@ def main() -> None:
                 if n != s.recall:
                     add(f"{t.name}_N{n}", s.variant(s.routing, f"{t.name}_N{n}", recall=n), b)
         probe_searcher = ctx.searchers.get("coshc_probe")
-        if args.ivfpq and probe_searcher is not None:
-            log("  building FAISS IVF-PQ fast scan over the probe recipe's lists")
-            pq = IVFPQSearcher(pool, probe_searcher.lists.centroids, probe_searcher.int8,
-                               probe_searcher.config.rescore, args.build_threads)
-            probes, recalls = args.ivfpq.split(":")
-            for p in (int(x) for x in probes.split(",")):
-                for n in (int(x) for x in recalls.split(",")):
-                    v = pq.variant(p, n)
-                    add(v.name, v, v.bytes_per_record())["build_seconds"] = pq.build_seconds
-        if args.spillpq and probe_searcher is not None:
-            log("  building the spill-2 PQ peer on the probe recipe's filings")
-            sp = SpillPQSearcher(pool, probe_searcher, args.build_threads)
-            probes, recalls = args.spillpq.split(":")
-            for p in (int(x) for x in probes.split(",")):
-                for n in (int(x) for x in recalls.split(",")):
-                    v = sp.variant(p, n)
-                    add(v.name, v, v.bytes_per_record())["build_seconds"] = sp.build_seconds
+        for peer, spec in ((IVFPQSearcher, args.ivfpq), (SpillPQSearcher, args.spillpq)):
+            if spec and probe_searcher is not None:
+                log(f"  building the {peer.kind} peer on the probe recipe's lists")
+                pq = peer(pool, probe_searcher, args.build_threads)
+                probes, recalls = spec.split(":")
+                for p in (int(x) for x in probes.split(",")):
+                    for n in (int(x) for x in recalls.split(",")):
+                        v = pq.variant(p, n)
+                        add(v.name, v, v.bytes_per_record())["build_seconds"] = pq.build_seconds
         budget = HashConfig.recommended().recall_for(size)
         for rname, proj in ({} if args.no_peers else rotations).items():
             s = sign_searcher(pool, proj, budget, rname)

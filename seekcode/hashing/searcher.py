@@ -237,21 +237,8 @@ class CoSHCSearcher:
         probed lists, -1 padded, a record filed twice kept once. FAISS quantises the
         tables to 8 bits, so the order among near ties is approximate; the re-rank
         decides it."""
-        import faiss
-
-        fs = self._fast_scan()
-        n, p = probed.shape
-        kk = max(1, min(self.recall, len(self.codes)))
-        h = np.ascontiguousarray(projected, dtype=np.float32)
-        probed = np.ascontiguousarray(probed, dtype=np.int64)
-        params = faiss.IVFSearchParameters()
-        params.nprobe = p
-        dist = np.empty((n, kk), dtype=np.float32)
-        ids = np.empty((n, kk), dtype=np.int64)
-        with _batch_threads(n):
-            fs.search_preassigned_c(n, faiss.swig_ptr(h), kk, faiss.swig_ptr(probed),
-                                    faiss.swig_ptr(np.zeros((n, p), np.float32)),
-                                    faiss.swig_ptr(dist), faiss.swig_ptr(ids), False, params)
+        ids = fast_scan_top(self._fast_scan(), projected, probed,
+                            max(1, min(self.recall, len(self.codes))))
         assert self.lists is not None
         if self.lists.of.shape[1] > 1:
             ids = _once_each(ids)
@@ -312,17 +299,6 @@ class CoSHCSearcher:
         oracle = np.asarray(oracle, dtype=np.int64)
         return np.where(oracle >= 0, self.categories[np.maximum(oracle, 0)], -1)
 
-    # ---- re-rank -------------------------------------------------------------------
-    def _scores(self, queries: np.ndarray, cand: np.ndarray) -> np.ndarray:
-        """Cosine of each query with its candidates, -inf at padding."""
-        out = np.full(cand.shape, -np.inf, dtype=np.float32)
-        for s in range(0, len(cand), _RERANK_CHUNK):
-            c = cand[s : s + _RERANK_CHUNK]
-            v = self.vectors[np.maximum(c, 0)]
-            sc = np.einsum("bmd,bd->bm", v, queries[s : s + _RERANK_CHUNK])
-            out[s : s + _RERANK_CHUNK] = np.where(c >= 0, sc, -np.inf)
-        return out
-
     # ---- the Searcher protocol ------------------------------------------------------
     def candidates(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
                    oracle: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -336,12 +312,41 @@ class CoSHCSearcher:
         """
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         ids = self.recalled(queries, oracle, allowed)
-        keep = max(k, self.config.rescore)
-        if self.int8 is not None and ids.shape[1] > keep:
-            approx = self.int8.scores(queries, ids)
-            best = np.argpartition(-approx, keep - 1, axis=1)[:, :keep]
-            ids = np.take_along_axis(ids, best, axis=1)
-        return self._scores(queries, ids), ids
+        return rerank(self.vectors, self.int8, queries, ids, max(k, self.config.rescore))
+
+
+def rerank(vectors: np.ndarray, int8: Int8Vectors | None, queries: np.ndarray, ids: np.ndarray,
+           keep: int) -> tuple[np.ndarray, np.ndarray]:
+    """The candidates' cosine with each query (-inf at -1 padding) and the candidates, with
+    int8 copies first pruned to the best `keep` by their int8 scores."""
+    if int8 is not None and ids.shape[1] > keep:
+        approx = int8.scores(queries, ids)
+        ids = np.take_along_axis(ids, np.argpartition(-approx, keep - 1, axis=1)[:, :keep], axis=1)
+    out = np.full(ids.shape, -np.inf, dtype=np.float32)
+    for s in range(0, len(ids), _RERANK_CHUNK):
+        c = ids[s : s + _RERANK_CHUNK]
+        sc = np.einsum("bmd,bd->bm", vectors[np.maximum(c, 0)], queries[s : s + _RERANK_CHUNK])
+        out[s : s + _RERANK_CHUNK] = np.where(c >= 0, sc, -np.inf)
+    return out, ids
+
+
+def fast_scan_top(fs: Any, queries: np.ndarray, probed: np.ndarray, k: int) -> np.ndarray:
+    """Each query's k best entries (row ids, -1 padded) in its `probed` lists of the FAISS
+    fast-scan IVF index `fs`, read without its coarse quantizer."""
+    import faiss
+
+    n, p = probed.shape
+    h = np.ascontiguousarray(queries, dtype=np.float32)
+    probed = np.ascontiguousarray(probed, dtype=np.int64)
+    params = faiss.IVFSearchParameters()
+    params.nprobe = p
+    dist = np.empty((n, k), dtype=np.float32)
+    ids = np.empty((n, k), dtype=np.int64)
+    with _batch_threads(n):
+        fs.search_preassigned_c(n, faiss.swig_ptr(h), k, faiss.swig_ptr(probed),
+                                faiss.swig_ptr(np.zeros((n, p), np.float32)),
+                                faiss.swig_ptr(dist), faiss.swig_ptr(ids), False, params)
+    return ids
 
 
 def add_packed(packer: Any, invlists: Any, j: int, rows: np.ndarray, codes: np.ndarray) -> None:
